@@ -1,0 +1,54 @@
+"""Exception types raised by matgrad.
+
+Every error matgrad raises on purpose is a :class:`MatgradError`, and also an
+instance of the builtin exception a Python user would expect (``ValueError``,
+``TypeError``, ...), so ``except ValueError`` keeps working.  Messages say what
+was wrong and what was expected.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MatgradError",
+    "ShapeError",
+    "InvalidArgumentError",
+    "NotCallableError",
+    "NonFiniteError",
+    "BindingError",
+    "UnsupportedOperationError",
+    "ParseError",
+]
+
+
+class MatgradError(Exception):
+    """Base class of every error matgrad raises deliberately."""
+
+
+class ShapeError(MatgradError, ValueError):
+    """Shapes that do not fit: an operation's operands, a binding, or a function
+    that returns arrays of different shapes for different inputs."""
+
+
+class InvalidArgumentError(MatgradError, ValueError):
+    """An argument with the right type but a value outside what is allowed
+    (a non-positive step, an unknown method name, a non-numeric array, ...)."""
+
+
+class NotCallableError(MatgradError, TypeError):
+    """Something that should be a function is not callable."""
+
+
+class NonFiniteError(MatgradError, FloatingPointError):
+    """A function produced NaN or infinity where a finite value is needed."""
+
+
+class BindingError(MatgradError, ValueError):
+    """Missing, extra or wrong-shaped values bound to the symbols of an expression."""
+
+
+class UnsupportedOperationError(MatgradError, TypeError):
+    """An operation (for example a NumPy function) that matgrad does not support."""
+
+
+class ParseError(MatgradError, ValueError):
+    """Text that is not a valid matgrad expression."""
