@@ -1,0 +1,983 @@
+"""The intermediate representation: frozen, hash-consed expression nodes (layer 2).
+
+Every node has a concrete ``shape`` and a ``dtype`` and is immutable.  Nodes are
+*hash-consed*: building the same structure twice returns the same object, so
+structural equality is identity, ``hash`` is cheap, common subexpressions are
+shared automatically and a DAG evaluates each distinct node once.
+
+Node kinds (``Expr.kind``):
+
+=============  ===============================================================
+``symbol``     a named variable (``Scalar``, ``Vector``, ``Matrix``, ``Tensor``)
+``constant``   a NumPy array (hashed by content)
+``zero``       the symbolic zero tensor of a shape
+``ones``       the all-ones tensor of a shape
+``delta``      the Kronecker delta (identity matrix) ``δ(i, j)`` of size n
+``einsum``     every multilinear operation: a product of operands with index ids
+``add``        a linear combination ``Σ cₖ tₖ`` of same-shaped terms
+``elementwise`` ``f(x)`` applied entry by entry (``exp``, ``log``, ``power``...)
+``inv``        matrix inverse
+``det``        determinant
+``logdet``     ``log |det X|``
+``adj``        adjugate (``adj(X) = det(X) X⁻¹`` where X is invertible)
+``reshape``    row-major reshape (used by ``kron``)
+=============  ===============================================================
+
+Constructors check shapes and put nodes in a canonical form (einsum index ids
+renumbered, commutative operands sorted, sums flattened and like terms merged).
+Heavier rewriting (fusing einsums, eliminating deltas) is ``matgrad.simplify``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import numbers
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from matgrad._types import Array, Shape
+from matgrad.errors import (
+    BindingError,
+    InvalidArgumentError,
+    ShapeError,
+    UnsupportedOperationError,
+)
+
+Number = complex  # a Python int, float or complex coefficient
+
+ELEMENTWISE_FUNCTIONS: tuple[str, ...] = (
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "sqrt",
+    "abs",
+    "sign",
+    "power",
+)
+"""Names accepted by :func:`elementwise`; ``power`` takes a real exponent."""
+
+_uids = itertools.count()
+_INTERN: weakref.WeakValueDictionary[tuple[Any, ...], Expr] = weakref.WeakValueDictionary()
+
+UFUNC_HANDLERS: dict[np.ufunc, Callable[..., Expr]] = {}
+"""NumPy ufuncs supported on expressions (filled by ``matgrad.ops``)."""
+FUNCTION_HANDLERS: dict[Callable[..., Any], Callable[..., Any]] = {}
+"""NumPy functions supported on expressions (filled by ``matgrad.ops``)."""
+HOOKS: dict[str, Callable[..., Any]] = {}
+"""Services of higher layers that ``Expr`` methods call: ``evaluate`` (filled by
+``matgrad.compile``), ``text``, ``latex``, ``einsum``, ``numpy`` (by
+``matgrad.printing``).  Keeps imports going one way."""
+
+
+def _hook(name: str) -> Callable[..., Any]:
+    try:
+        return HOOKS[name]
+    except KeyError:
+        raise UnsupportedOperationError(
+            f"{name!r} is provided by a matgrad module that is not loaded; import matgrad"
+        ) from None
+
+
+def _intern(cls: type[Expr], key: tuple[Any, ...], fields: dict[str, Any]) -> Any:
+    """Return the unique node of class ``cls`` with this ``key``, creating it if new."""
+    full_key = (cls.kind, *key)
+    node = _INTERN.get(full_key)
+    if node is not None:
+        return node
+    node = object.__new__(cls)
+    for name, value in fields.items():
+        object.__setattr__(node, name, value)
+    object.__setattr__(node, "uid", next(_uids))
+    object.__setattr__(node, "_hash", hash(full_key))
+    object.__setattr__(node, "_memo", {})
+    _INTERN[full_key] = node
+    return node
+
+
+def _check_shape(shape: Iterable[int], what: str) -> Shape:
+    try:
+        out = tuple(int(d) for d in shape)
+    except TypeError as exc:
+        raise ShapeError(f"{what}: shape must be a tuple of ints, got {shape!r}") from exc
+    if any(d < 0 for d in out):
+        raise ShapeError(f"{what}: shape {out} has a negative dimension")
+    return out
+
+
+def _result_dtype(*dtypes: np.dtype[Any], floating: bool = False) -> np.dtype[Any]:
+    dt = np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
+    if floating and not np.issubdtype(dt, np.inexact):
+        dt = np.result_type(dt, np.float64)
+    return np.dtype(dt)
+
+
+class Expr:
+    """Base class of every expression node.  Build nodes with the constructors
+    (:class:`Symbol` helpers, :func:`einsum_node`, :func:`add`, ...), never directly."""
+
+    __slots__ = ("shape", "dtype", "uid", "_hash", "_memo", "__weakref__")
+    kind: ClassVar[str] = "expr"
+    shape: Shape
+    dtype: np.dtype[Any]
+    uid: int
+    _hash: int
+    _memo: dict[str, Any]
+    __array_priority__ = 1000.0
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} nodes are immutable")
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    def __bool__(self) -> bool:
+        raise TypeError("the truth value of a matgrad expression is undefined")
+
+    def __reduce__(self) -> Any:
+        raise TypeError("matgrad expressions are not picklable")
+
+    def __copy__(self) -> Expr:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Expr:
+        return self
+
+    # ---- structure -------------------------------------------------------------
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        """The operands of this node (empty for leaves)."""
+        return ()
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def params(self) -> tuple[Any, ...]:
+        """The node's non-operand data, for printing and rebuilding."""
+        return ()
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        """The same kind of node over new operands (the constructor re-canonicalizes)."""
+        if children:
+            raise InvalidArgumentError(f"{self.kind} nodes have no operands")
+        return self
+
+    def walk(self) -> list[Expr]:
+        """All distinct nodes of the DAG, operands before the nodes that use them."""
+        order: list[Expr] = []
+        seen: set[int] = set()
+        stack: list[tuple[Expr, bool]] = [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if node.uid in seen:
+                continue
+            seen.add(node.uid)
+            stack.append((node, True))
+            for child in reversed(node.children):
+                if child.uid not in seen:
+                    stack.append((child, False))
+        return order
+
+    def symbols(self) -> tuple[Symbol, ...]:
+        """The symbols the expression depends on, sorted by name."""
+        found = {n for n in self.walk() if isinstance(n, Symbol)}
+        return tuple(sorted(found, key=lambda s: s.name))
+
+    def depends_on(self, symbol: Expr) -> bool:
+        key = f"dep:{symbol.uid}"
+        cached = self._memo.get(key)
+        if cached is None:
+            cached = self is symbol or any(c.depends_on(symbol) for c in self.children)
+            self._memo[key] = cached
+        return bool(cached)
+
+    # ---- evaluation and printing (implemented in higher layers) ---------------
+    def evaluate(self, **bindings: Any) -> Array:
+        """Evaluate with NumPy arrays bound to the symbols by name.
+
+        >>> import numpy as np, matgrad as mg
+        >>> X = mg.Matrix("X", (2, 2))
+        >>> (X @ X.T).evaluate(X=np.array([[1.0, 2.0], [3.0, 4.0]]))
+        array([[ 5., 11.],
+               [11., 25.]])
+        """
+        return _hook("evaluate")(self, bindings)  # type: ignore[no-any-return]
+
+    def __str__(self) -> str:
+        text = HOOKS.get("text")
+        return f"{self.kind}{self.shape}" if text is None else str(text(self))
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.shape}: {self}>"
+
+    def latex(self) -> str:
+        """The expression in LaTeX."""
+        return _hook("latex")(self)  # type: ignore[no-any-return]
+
+    def einsum(self) -> str:
+        """The expression in index (einsum) notation."""
+        return _hook("einsum")(self)  # type: ignore[no-any-return]
+
+    def to_numpy(self, name: str = "f") -> str:
+        """Source code of a NumPy function evaluating the expression."""
+        return _hook("numpy")(self, name)  # type: ignore[no-any-return]
+
+    def _repr_latex_(self) -> str:
+        return f"${self.latex()}$"
+
+    # ---- Python operators --------------------------------------------------------
+    def __add__(self, other: Any) -> Expr:
+        return broadcast_add(self, as_expr(other), 1)
+
+    def __radd__(self, other: Any) -> Expr:
+        return broadcast_add(as_expr(other), self, 1)
+
+    def __sub__(self, other: Any) -> Expr:
+        return broadcast_add(self, as_expr(other), -1)
+
+    def __rsub__(self, other: Any) -> Expr:
+        return broadcast_add(as_expr(other), self, -1)
+
+    def __neg__(self) -> Expr:
+        return add([self], [-1])
+
+    def __pos__(self) -> Expr:
+        return self
+
+    def __mul__(self, other: Any) -> Expr:
+        return multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Expr:
+        return multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Expr:
+        if _is_number(other):
+            if other == 0:
+                raise ZeroDivisionError("division of an expression by zero")
+            return add([self], [1 / other])
+        return multiply(self, elementwise("power", as_expr(other), -1.0))
+
+    def __rtruediv__(self, other: Any) -> Expr:
+        return multiply(other, elementwise("power", self, -1.0))
+
+    def __pow__(self, exponent: Any) -> Expr:
+        if not _is_number(exponent) or isinstance(exponent, complex):
+            raise UnsupportedOperationError(
+                "only real constant exponents are supported in x ** p, got "
+                f"{type(exponent).__name__}"
+            )
+        return elementwise("power", self, float(exponent))
+
+    def __matmul__(self, other: Any) -> Expr:
+        return matmul(self, as_expr(other))
+
+    def __rmatmul__(self, other: Any) -> Expr:
+        return matmul(as_expr(other), self)
+
+    @property
+    def T(self) -> Expr:  # noqa: N802 - NumPy's spelling
+        """All axes reversed, as ``ndarray.T``."""
+        return transpose(self)
+
+    def __getitem__(self, item: Any) -> Expr:
+        raise UnsupportedOperationError(
+            "indexing matgrad expressions is not supported; use mg.einsum or mg.diag"
+        )
+
+    def __iter__(self) -> Any:
+        raise UnsupportedOperationError("matgrad expressions are not iterable")
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a scalar expression")
+        return self.shape[0]
+
+    # ---- NumPy protocols -------------------------------------------------------------
+    def __array__(self, *args: Any, **kwargs: Any) -> Array:
+        raise UnsupportedOperationError(
+            "a matgrad expression cannot be converted to a NumPy array; call "
+            ".evaluate(...) with values for its symbols"
+        )
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        handler = UFUNC_HANDLERS.get(ufunc)
+        if handler is None or method != "__call__" or kwargs:
+            detail = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+            if kwargs:
+                detail += f" with keyword arguments {sorted(kwargs)}"
+            raise UnsupportedOperationError(
+                f"{detail} is not supported on matgrad expressions; supported ufuncs: "
+                + ", ".join(sorted(u.__name__ for u in UFUNC_HANDLERS))
+            )
+        return handler(*inputs)
+
+    def __array_function__(
+        self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any
+    ) -> Any:
+        handler = FUNCTION_HANDLERS.get(func)
+        if handler is None:
+            name = getattr(func, "__module__", "numpy") + "." + getattr(func, "__name__", "?")
+            raise UnsupportedOperationError(
+                f"{name.replace('numpy.linalg._linalg', 'numpy.linalg')} is not supported on "
+                "matgrad expressions; supported functions: "
+                + ", ".join(sorted(getattr(f, "__name__", "?") for f in FUNCTION_HANDLERS))
+            )
+        return handler(*args, **kwargs)
+
+
+# =====================================================================================
+# Leaves
+# =====================================================================================
+
+
+class Symbol(Expr):
+    """A named variable.  ``symmetric=True`` declares a square matrix that varies
+    only over symmetric matrices (its gradient is the symmetric one, DESIGN.md §1)."""
+
+    __slots__ = ("name", "symmetric")
+    kind = "symbol"
+    name: str
+    symmetric: bool
+
+    def params(self) -> tuple[Any, ...]:
+        return (self.name, self.symmetric)
+
+
+def symbol(
+    name: str, shape: Iterable[int] = (), *, dtype: Any = np.float64, symmetric: bool = False
+) -> Symbol:
+    """A symbol of any shape: the general ``Tensor`` constructor."""
+    if not isinstance(name, str) or not name:
+        raise InvalidArgumentError(f"a symbol needs a non-empty string name, got {name!r}")
+    shp = _check_shape(shape, f"symbol {name!r}")
+    dt = np.dtype(dtype)
+    if not np.issubdtype(dt, np.inexact):
+        raise InvalidArgumentError(f"symbol {name!r}: dtype must be floating or complex, got {dt}")
+    if symmetric and (len(shp) != 2 or shp[0] != shp[1]):
+        raise ShapeError(f"symbol {name!r}: symmetric=True needs a square matrix, got shape {shp}")
+    node: Symbol = _intern(
+        Symbol,
+        (name, shp, dt.str, bool(symmetric)),
+        {"name": name, "shape": shp, "dtype": dt, "symmetric": bool(symmetric)},
+    )
+    return node
+
+
+def Scalar(name: str, *, dtype: Any = np.float64) -> Symbol:  # noqa: N802 - public API
+    """A scalar symbol (shape ``()``)."""
+    return symbol(name, (), dtype=dtype)
+
+
+def Vector(name: str, n: int, *, dtype: Any = np.float64) -> Symbol:  # noqa: N802
+    """A vector symbol of length ``n`` (shape ``(n,)``)."""
+    return symbol(name, (n,), dtype=dtype)
+
+
+def Matrix(  # noqa: N802
+    name: str, shape: tuple[int, int], *, dtype: Any = np.float64, symmetric: bool = False
+) -> Symbol:
+    """A matrix symbol; ``symmetric=True`` for square matrices that vary symmetrically."""
+    shp = _check_shape(shape, f"Matrix {name!r}")
+    if len(shp) != 2:
+        raise ShapeError(f"Matrix {name!r} needs a 2-d shape, got {shp}")
+    return symbol(name, shp, dtype=dtype, symmetric=symmetric)
+
+
+def Tensor(name: str, shape: Iterable[int], *, dtype: Any = np.float64) -> Symbol:  # noqa: N802
+    """A symbol of any rank."""
+    return symbol(name, shape, dtype=dtype)
+
+
+class Constant(Expr):
+    """A NumPy array (read-only copy), identified by its content."""
+
+    __slots__ = ("value", "name")
+    kind = "constant"
+    value: Array
+    name: str | None
+
+    def params(self) -> tuple[Any, ...]:
+        return (self.name,)
+
+
+def constant(value: Any, name: str | None = None) -> Constant:
+    """Wrap a number or array as a constant node (copied and made read-only)."""
+    arr = np.array(value, copy=True)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise InvalidArgumentError(
+            f"constants must be numeric arrays, got dtype {arr.dtype} ({type(value).__name__})"
+        )
+    if arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype(np.float64)
+    arr.setflags(write=False)
+    digest = hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16).hexdigest()
+    node: Constant = _intern(
+        Constant,
+        (arr.shape, arr.dtype.str, digest, name),
+        {"value": arr, "name": name, "shape": arr.shape, "dtype": arr.dtype},
+    )
+    return node
+
+
+class Zero(Expr):
+    """The symbolic zero tensor."""
+
+    __slots__ = ()
+    kind = "zero"
+
+
+def zeros(shape: Iterable[int], dtype: Any = np.float64) -> Zero:
+    shp = _check_shape(shape, "zeros")
+    dt = np.dtype(dtype)
+    node: Zero = _intern(Zero, (shp, dt.str), {"shape": shp, "dtype": dt})
+    return node
+
+
+class Ones(Expr):
+    """The all-ones tensor (used to broadcast)."""
+
+    __slots__ = ()
+    kind = "ones"
+
+
+def ones(shape: Iterable[int], dtype: Any = np.float64) -> Ones:
+    shp = _check_shape(shape, "ones")
+    dt = np.dtype(dtype)
+    node: Ones = _intern(Ones, (shp, dt.str), {"shape": shp, "dtype": dt})
+    return node
+
+
+class Delta(Expr):
+    """The Kronecker delta ``δ(i, j)``: the n×n identity, kept symbolic."""
+
+    __slots__ = ()
+    kind = "delta"
+
+
+def delta(n: int, dtype: Any = np.float64) -> Delta:
+    (size,) = _check_shape((n,), "delta")
+    dt = np.dtype(dtype)
+    node: Delta = _intern(Delta, (size, dt.str), {"shape": (size, size), "dtype": dt})
+    return node
+
+
+# =====================================================================================
+# Einsum: every multilinear operation
+# =====================================================================================
+
+
+class Einsum(Expr):
+    """``out[o] = Σ_{summed} Πₖ operands[k][indices[k]]`` in index notation.
+
+    Index ids are small ints in canonical order: the output's are ``0..len(out)-1``
+    (so ``out == (0, 1, ...)``), summed ones follow in order of first appearance.
+    """
+
+    __slots__ = ("operands", "indices", "out")
+    kind = "einsum"
+    operands: tuple[Expr, ...]
+    indices: tuple[tuple[int, ...], ...]
+    out: tuple[int, ...]
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return self.operands
+
+    def params(self) -> tuple[Any, ...]:
+        return (self.indices, self.out)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return einsum_node(children, self.indices, self.out)
+
+    def dims(self) -> dict[int, int]:
+        """Size of every index id."""
+        sizes: dict[int, int] = {}
+        for op, idx in zip(self.operands, self.indices):
+            sizes.update(zip(idx, op.shape))
+        return sizes
+
+
+def einsum_node(
+    operands: Sequence[Any], indices: Sequence[Sequence[int]], out: Sequence[int]
+) -> Expr:
+    """The einsum of ``operands`` labelled by ``indices`` (any hashable ids), giving
+    the indices ``out``; checks that every index has one size; canonicalizes."""
+    ops = [as_expr(o) for o in operands]
+    idx = [tuple(i) for i in indices]
+    out_t = tuple(out)
+    if len(ops) != len(idx):
+        raise InvalidArgumentError(f"einsum: {len(ops)} operands but {len(idx)} index lists")
+    if not ops:
+        raise InvalidArgumentError("einsum needs at least one operand")
+    sizes: dict[Any, int] = {}
+    for k, (op, ix) in enumerate(zip(ops, idx)):
+        if len(ix) != op.ndim:
+            raise ShapeError(
+                f"einsum: operand {k} has shape {op.shape} but {len(ix)} indices {ix}"
+            )
+        for label, dim in zip(ix, op.shape):
+            if sizes.setdefault(label, dim) != dim:
+                raise ShapeError(
+                    f"einsum: index {label!r} has size {sizes[label]} in one operand and {dim} in "
+                    f"operand {k} (shape {op.shape})"
+                )
+    if len(set(out_t)) != len(out_t):
+        raise ShapeError(f"einsum: output indices {out_t} repeat an index (use a delta)")
+    missing = [label for label in out_t if label not in sizes]
+    if missing:
+        raise ShapeError(f"einsum: output indices {missing} appear in no operand")
+    shape = tuple(sizes[label] for label in out_t)
+    dtype = _result_dtype(*(o.dtype for o in ops))
+
+    # Zeros annihilate; scalar constants become coefficients.
+    if any(isinstance(o, Zero) for o in ops):
+        return zeros(shape, dtype)
+    coeff: complex = 1
+    keep = []
+    for op, ix in zip(ops, idx):
+        if isinstance(op, Constant) and op.shape == ():
+            coeff *= op.value.item()
+        elif isinstance(op, Ones) and not ix:
+            continue
+        else:
+            keep.append((op, ix))
+    if coeff != 1 or len(keep) != len(ops):
+        if not keep:
+            return constant(np.full((), coeff, dtype=dtype)) if not shape else _never()
+        inner = einsum_node([o for o, _ in keep], [i for _, i in keep], out_t)
+        return add([inner], [coeff])
+    # A single operand with exactly the output's indices is the operand itself.
+    if len(ops) == 1 and idx[0] == out_t:
+        return ops[0]
+
+    # Canonical form: sort operands, renumber ids (output first).
+    out_pos = {label: p for p, label in enumerate(out_t)}
+    counts: dict[Any, int] = {}
+    for ix in idx:
+        for label in ix:
+            counts[label] = counts.get(label, 0) + 1
+
+    def pattern(ix: tuple[Any, ...]) -> tuple[tuple[int, int], ...]:
+        return tuple((0, out_pos[i]) if i in out_pos else (1, counts[i]) for i in ix)
+
+    pairs = sorted(zip(ops, idx), key=lambda p: (p[0].uid, pattern(p[1])))
+    renum: dict[Any, int] = dict(out_pos)
+    for _, ix in pairs:
+        for label in ix:
+            if label not in renum:
+                renum[label] = len(renum)
+    new_idx = tuple(tuple(renum[i] for i in ix) for _, ix in pairs)
+    new_out = tuple(range(len(out_t)))
+    new_ops = tuple(op for op, _ in pairs)
+    node: Einsum = _intern(
+        Einsum,
+        (tuple(o.uid for o in new_ops), new_idx, new_out),
+        {
+            "operands": new_ops,
+            "indices": new_idx,
+            "out": new_out,
+            "shape": shape,
+            "dtype": dtype,
+        },
+    )
+    return node
+
+
+def _never() -> Expr:  # pragma: no cover - guarded by the caller's logic
+    raise AssertionError("unreachable")
+
+
+# =====================================================================================
+# Linear combinations
+# =====================================================================================
+
+
+class Add(Expr):
+    """``Σₖ coeffs[k] * terms[k]`` over same-shaped terms (at least two, or one with
+    a coefficient other than 1)."""
+
+    __slots__ = ("terms", "coeffs")
+    kind = "add"
+    terms: tuple[Expr, ...]
+    coeffs: tuple[complex, ...]
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return self.terms
+
+    def params(self) -> tuple[Any, ...]:
+        return (self.coeffs,)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return add(children, self.coeffs)
+
+
+def _clean_number(c: complex) -> complex:
+    if isinstance(c, complex) and c.imag == 0:
+        c = c.real
+    if isinstance(c, float) and c.is_integer() and abs(c) < 2**53:
+        return int(c)
+    return c
+
+
+def add(terms: Sequence[Any], coeffs: Sequence[complex] | None = None) -> Expr:
+    """The linear combination ``Σ cₖ tₖ``; nested sums are flattened, equal terms
+    merged, zero terms dropped.  All terms must have one shape."""
+    items = [as_expr(t) for t in terms]
+    cs: list[complex] = [1] * len(items) if coeffs is None else list(coeffs)
+    if len(cs) != len(items):
+        raise InvalidArgumentError(f"add: {len(items)} terms but {len(cs)} coefficients")
+    if not items:
+        raise InvalidArgumentError("add needs at least one term")
+    shape = items[0].shape
+    for t in items[1:]:
+        if t.shape != shape:
+            raise ShapeError(f"cannot add shapes {shape} and {t.shape}")
+    dtype = _result_dtype(*(t.dtype for t in items))
+    merged: dict[int, list[Any]] = {}
+    for t, c in zip(items, cs):
+        if isinstance(t, Add):
+            for sub, sc in zip(t.terms, t.coeffs):
+                entry = merged.setdefault(sub.uid, [sub, 0])
+                entry[1] += c * sc
+        elif not isinstance(t, Zero) and c != 0:
+            entry = merged.setdefault(t.uid, [t, 0])
+            entry[1] += c
+    kept = [(t, _clean_number(c)) for t, c in merged.values() if c != 0]
+    if not kept:
+        return zeros(shape, dtype)
+    if len(kept) == 1 and kept[0][1] == 1:
+        return kept[0][0]  # type: ignore[no-any-return]
+    kept.sort(key=lambda p: p[0].uid)
+    node: Add = _intern(
+        Add,
+        (tuple(t.uid for t, _ in kept), tuple((type(c).__name__, c) for _, c in kept)),
+        {
+            "terms": tuple(t for t, _ in kept),
+            "coeffs": tuple(c for _, c in kept),
+            "shape": shape,
+            "dtype": dtype,
+        },
+    )
+    return node
+
+
+# =====================================================================================
+# Nonlinear nodes
+# =====================================================================================
+
+
+class Elementwise(Expr):
+    """``fn(x)`` entry by entry; ``param`` is the exponent of ``power``."""
+
+    __slots__ = ("fn", "x", "param")
+    kind = "elementwise"
+    fn: str
+    x: Expr
+    param: float | None
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.x,)
+
+    def params(self) -> tuple[Any, ...]:
+        return (self.fn, self.param)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        (x,) = children
+        return elementwise(self.fn, x, self.param)
+
+
+def elementwise(fn: str, x: Any, param: float | None = None) -> Expr:
+    """``fn(x)`` entry by entry, ``fn`` one of :data:`ELEMENTWISE_FUNCTIONS`."""
+    if fn not in ELEMENTWISE_FUNCTIONS:
+        raise UnsupportedOperationError(
+            f"unknown elementwise function {fn!r}; known: {', '.join(ELEMENTWISE_FUNCTIONS)}"
+        )
+    xe = as_expr(x)
+    if fn == "power":
+        if param is None:
+            raise InvalidArgumentError("power needs an exponent")
+        param = float(param)
+        if param == 1.0:
+            return xe
+        if param == 0.0:
+            return ones(xe.shape, _result_dtype(xe.dtype, floating=True))
+    elif param is not None:
+        raise InvalidArgumentError(f"{fn} takes no parameter")
+    dtype = _result_dtype(xe.dtype, floating=True)
+    node: Elementwise = _intern(
+        Elementwise,
+        (fn, xe.uid, param),
+        {"fn": fn, "x": xe, "param": param, "shape": xe.shape, "dtype": dtype},
+    )
+    return node
+
+
+class MatrixFunction(Expr):
+    """A function of one square matrix: ``inv``, ``det``, ``logdet``, ``adj``."""
+
+    __slots__ = ("x",)
+    x: Expr
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.x,)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        (x,) = children
+        return matrix_function(self.kind, x)
+
+
+class Inv(MatrixFunction):
+    __slots__ = ()
+    kind = "inv"
+
+
+class Det(MatrixFunction):
+    __slots__ = ()
+    kind = "det"
+
+
+class LogDet(MatrixFunction):
+    __slots__ = ()
+    kind = "logdet"
+
+
+class Adj(MatrixFunction):
+    __slots__ = ()
+    kind = "adj"
+
+
+_MATRIX_FUNCTIONS: dict[str, type[MatrixFunction]] = {
+    "inv": Inv,
+    "det": Det,
+    "logdet": LogDet,
+    "adj": Adj,
+}
+
+
+def matrix_function(kind: str, x: Any) -> Expr:
+    """``inv``, ``det``, ``logdet`` (log |det|) or ``adj`` of a square matrix."""
+    cls = _MATRIX_FUNCTIONS.get(kind)
+    if cls is None:
+        raise UnsupportedOperationError(
+            f"unknown matrix function {kind!r}; known: {', '.join(_MATRIX_FUNCTIONS)}"
+        )
+    xe = as_expr(x)
+    if xe.ndim != 2 or xe.shape[0] != xe.shape[1]:
+        raise ShapeError(f"{kind} needs a square matrix, got shape {xe.shape}")
+    dtype = _result_dtype(xe.dtype, floating=True)
+    if kind == "logdet" and np.issubdtype(dtype, np.complexfloating):
+        dtype = np.dtype(np.float64 if dtype == np.complex128 else np.float32)
+    shape = xe.shape if kind in ("inv", "adj") else ()
+    node: MatrixFunction = _intern(
+        cls, (xe.uid,), {"x": xe, "shape": shape, "dtype": dtype}
+    )
+    return node
+
+
+class Reshape(Expr):
+    """Row-major reshape (NumPy's default order)."""
+
+    __slots__ = ("x",)
+    kind = "reshape"
+    x: Expr
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.x,)
+
+    def params(self) -> tuple[Any, ...]:
+        return (self.shape,)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        (x,) = children
+        return reshape(x, self.shape)
+
+
+def reshape(x: Any, shape: Iterable[int]) -> Expr:
+    """``x`` reshaped in row-major order; the sizes must agree."""
+    xe = as_expr(x)
+    shp = _check_shape(shape, "reshape")
+    if int(np.prod(shp, dtype=np.int64)) != xe.size:
+        raise ShapeError(f"cannot reshape shape {xe.shape} (size {xe.size}) to {shp}")
+    if shp == xe.shape:
+        return xe
+    if isinstance(xe, Reshape):
+        return reshape(xe.x, shp)
+    if isinstance(xe, Zero):
+        return zeros(shp, xe.dtype)
+    node: Reshape = _intern(Reshape, (xe.uid, shp), {"x": xe, "shape": shp, "dtype": xe.dtype})
+    return node
+
+
+# =====================================================================================
+# Conversions and the operations behind Python's operators
+# =====================================================================================
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool) or isinstance(
+        value, np.number
+    )
+
+
+def as_expr(value: Any) -> Expr:
+    """An expression as is; a number or array as a :class:`Constant`."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, (np.ndarray, np.generic, numbers.Number, list, tuple)):
+        return constant(value)
+    raise UnsupportedOperationError(
+        f"cannot use a {type(value).__name__} in a matgrad expression (expected an expression, "
+        "a number or a NumPy array)"
+    )
+
+
+def transpose(x: Any, axes: Sequence[int] | None = None) -> Expr:
+    """Axes permuted (reversed by default), as ``numpy.transpose``."""
+    xe = as_expr(x)
+    perm = tuple(range(xe.ndim))[::-1] if axes is None else tuple(int(a) for a in axes)
+    if sorted(perm) != list(range(xe.ndim)):
+        raise ShapeError(f"transpose: axes {perm} are not a permutation of {xe.ndim} axes")
+    if perm == tuple(range(xe.ndim)):
+        return xe
+    if isinstance(xe, Symbol) and xe.symmetric:
+        return xe
+    return einsum_node([xe], [tuple(range(xe.ndim))], perm)
+
+
+def matmul(a: Expr, b: Expr) -> Expr:
+    """``a @ b`` with NumPy's rules for 1-d and 2-d operands."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: scalar operand (shapes {a.shape} @ {b.shape}); use *")
+    if a.ndim > 2 or b.ndim > 2:
+        raise ShapeError(
+            f"matmul of shapes {a.shape} @ {b.shape}: only 1-d and 2-d operands are supported"
+        )
+    if a.shape[-1] != b.shape[0]:
+        raise ShapeError(
+            f"matmul: shapes {a.shape} @ {b.shape} do not fit ({a.shape[-1]} != {b.shape[0]})"
+        )
+    ia = ("i", "k") if a.ndim == 2 else ("k",)
+    ib = ("k", "j") if b.ndim == 2 else ("k",)
+    out = tuple(i for i in (*ia[:-1], *ib[1:]))
+    return einsum_node([a, b], [ia, ib], out)
+
+
+def _broadcast_pair(a: Expr, b: Expr, what: str) -> tuple[Expr, Expr]:
+    """Broadcast two operands to a common shape (NumPy's rules, size-1 stretching
+    excepted), with the all-ones tensor for the missing axes."""
+    if a.shape == b.shape:
+        return a, b
+    nd = max(a.ndim, b.ndim)
+    pa = (1,) * (nd - a.ndim) + a.shape
+    pb = (1,) * (nd - b.ndim) + b.shape
+    target = []
+    for da, db in zip(pa, pb):
+        if da != db and 1 not in (da, db):
+            raise ShapeError(f"{what}: shapes {a.shape} and {b.shape} do not broadcast")
+        target.append(max(da, db))
+    return _broadcast_to(a, tuple(target), what), _broadcast_to(b, tuple(target), what)
+
+
+def _broadcast_to(x: Expr, shape: Shape, what: str) -> Expr:
+    if x.shape == shape:
+        return x
+    lead = len(shape) - x.ndim
+    if any(d != shape[lead + k] for k, d in enumerate(x.shape)):
+        if any(d != 1 and d != shape[lead + k] for k, d in enumerate(x.shape)):
+            raise ShapeError(f"{what}: shape {x.shape} does not broadcast to {shape}")
+        squeezed = tuple(d for d in x.shape if d != 1)
+        keep = [lead + k for k, d in enumerate(x.shape) if d != 1]
+        x = reshape(x, squeezed)
+    else:
+        keep = list(range(lead, len(shape)))
+    extra = [a for a in range(len(shape)) if a not in keep]
+    operands: list[Expr] = [x]
+    indices: list[tuple[int, ...]] = [tuple(keep)]
+    if extra:
+        operands.append(ones(tuple(shape[a] for a in extra), x.dtype))
+        indices.append(tuple(extra))
+    return einsum_node(operands, indices, tuple(range(len(shape))))
+
+
+def broadcast_add(a: Expr, b: Expr, sign: int) -> Expr:
+    """``a + sign * b`` with broadcasting."""
+    a2, b2 = _broadcast_pair(a, b, "add")
+    return add([a2, b2], [1, sign])
+
+
+def multiply(a: Any, b: Any) -> Expr:
+    """Elementwise product with broadcasting (``*``); numbers become coefficients."""
+    if _is_number(a):
+        return add([as_expr(b)], [a])
+    if _is_number(b):
+        return add([as_expr(a)], [b])
+    ae, be = as_expr(a), as_expr(b)
+    if ae.ndim == 0 or be.ndim == 0:
+        big, small = (be, ae) if ae.ndim == 0 else (ae, be)
+        labels = tuple(range(big.ndim))
+        return einsum_node([small, big], [(), labels], labels)
+    a2, b2 = _broadcast_pair(ae, be, "multiply")
+    labels = tuple(range(a2.ndim))
+    return einsum_node([a2, b2], [labels, labels], labels)
+
+
+def check_bindings(expr_symbols: Sequence[Symbol], bindings: dict[str, Any]) -> dict[str, Array]:
+    """Validate values bound by name to ``expr_symbols``: none missing, none extra,
+    shapes equal, symmetric symbols bound to symmetric matrices."""
+    by_name = {s.name: s for s in expr_symbols}
+    missing = sorted(set(by_name) - set(bindings))
+    extra = sorted(set(bindings) - set(by_name))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("missing values for " + ", ".join(missing))
+        if extra:
+            parts.append("values for unknown symbols " + ", ".join(extra))
+        raise BindingError("; ".join(parts) + f" (the expression's symbols: {sorted(by_name)})")
+    values: dict[str, Array] = {}
+    for name, sym in by_name.items():
+        values[name] = check_value(sym, bindings[name])
+    return values
+
+
+def check_value(sym: Symbol, value: Any) -> Array:
+    """One binding checked against its symbol's shape and properties."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - report any conversion failure clearly
+        raise BindingError(f"value for {sym.name!r} is not an array: {exc}") from exc
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise BindingError(f"value for {sym.name!r} must be numeric, got dtype {arr.dtype}")
+    if arr.shape != sym.shape:
+        raise BindingError(
+            f"value for {sym.name!r} has shape {arr.shape}, expected {sym.shape}"
+        )
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
+        arr = arr.astype(sym.dtype)
+    if sym.symmetric and not np.allclose(arr, arr.T, rtol=1e-10, atol=1e-12):
+        raise BindingError(f"{sym.name!r} is declared symmetric but its value is not symmetric")
+    return arr
