@@ -15,15 +15,27 @@ LAYERS: dict[str, int] = {
     "_types": 0,
     "layout": 1,
     "numeric": 1,
+    "expr": 2,
+    "printing": 2,
+    "_matrix_notation": 2,
+    "ops": 3,
+    "rules": 3,
+    "simplify": 3,
+    "diff": 3,
+    "compile": 3,
+    "_kernels": 3,
+    "transforms": 4,
     "testing": 4,
     "testing.check": 4,
     "testing.strategies": 4,
+    "testing.opspec": 4,
+    "testing.reference": 4,
     "cli": 5,
     "__main__": 5,
     "__init__": 5,
 }
 THIRD_PARTY_ALLOWED = {"numpy", "opt_einsum"}
-OPTIONAL_ALLOWED = {"testing.strategies": {"hypothesis"}}
+OPTIONAL_ALLOWED = {"testing.strategies": {"hypothesis"}, "testing.opspec": {"hypothesis"}}
 
 
 def module_name(path: Path) -> str:

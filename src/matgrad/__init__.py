@@ -1,13 +1,23 @@
 """matgrad: matrix and tensor calculus you can trust.
 
 Public names are re-exported here; see ``docs/`` for the guides and
-``../shared/DESIGN.md`` for the conventions (Jacobian layout ``out + in``,
-column-major ``vec``).
+``docs/architecture.md`` for how the modules fit together.  Conventions:
+Jacobian layout ``out + in`` (numerator layout), column-major ``vec``.
 """
 
 from __future__ import annotations
 
 from matgrad import errors, numeric, testing
+from matgrad.diff import derivative
+from matgrad.expr import (
+    Expr,
+    Matrix,
+    Scalar,
+    Symbol,
+    Tensor,
+    Vector,
+    constant,
+)
 from matgrad.layout import (
     chain,
     commutation_matrix,
@@ -17,6 +27,38 @@ from matgrad.layout import (
     vec,
 )
 from matgrad.numeric import gradient_error
+from matgrad.ops import (
+    abs,
+    adj,
+    cos,
+    det,
+    diag,
+    dot,
+    einsum,
+    exp,
+    hadamard,
+    inv,
+    kron,
+    log,
+    logdet,
+    matmul,
+    matrix_power,
+    mean,
+    norm,
+    outer,
+    power,
+    sigmoid,
+    sign,
+    sin,
+    slogdet,
+    solve,
+    sqrt,
+    sum,
+    tanh,
+    trace,
+    transpose,
+)
+from matgrad.simplify import simplify
 
 __version__ = "0.1.0"
 
@@ -25,6 +67,22 @@ __all__ = [
     "errors",
     "numeric",
     "testing",
+    # expressions
+    "Expr",
+    "Symbol",
+    "Scalar",
+    "Vector",
+    "Matrix",
+    "Tensor",
+    "constant",
+    # operations
+    "abs", "adj", "cos", "det", "diag", "dot", "einsum", "exp", "hadamard", "inv", "kron",
+    "log", "logdet", "matmul", "matrix_power", "mean", "norm", "outer", "power", "sigmoid",
+    "sign", "sin", "slogdet", "solve", "sqrt", "sum", "tanh", "trace", "transpose",
+    # calculus
+    "derivative",
+    "simplify",
+    # conventions and numerics
     "vec",
     "unvec",
     "jacobian_matrix",

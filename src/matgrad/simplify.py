@@ -166,7 +166,12 @@ def _simplify_einsum(node: Einsum, counts: dict[int, int]) -> Expr:
         else:
             factors.append((op, ix))
 
+    dims = {label: n for op, ix in factors for label, n in zip(ix, op.shape)}
     coeff, factors = _eliminate_deltas(coeff, factors, out)
+    present = {label for _, ix in factors for label in ix}
+    orphans = tuple(label for label in out if label not in present)
+    if orphans:  # an output index whose deltas all went: the result is constant along it
+        factors.append((ones(tuple(dims[label] for label in orphans), node.dtype), orphans))
     coeff, factors = _reduce_ones(coeff, factors, out)
     if not factors:
         return constant(np.full((), coeff, dtype=node.dtype))
