@@ -16,6 +16,7 @@ LAYERS: dict[str, int] = {
     "layout": 1,
     "numeric": 1,
     "expr": 2,
+    "bindings": 2,
     "printing": 2,
     "_matrix_notation": 2,
     "ops": 3,
@@ -30,12 +31,13 @@ LAYERS: dict[str, int] = {
     "testing.strategies": 4,
     "testing.opspec": 4,
     "testing.reference": 4,
+    "testing.fuzz": 4,
     "cli": 5,
     "__main__": 5,
     "__init__": 5,
 }
 THIRD_PARTY_ALLOWED = {"numpy", "opt_einsum"}
-OPTIONAL_ALLOWED = {"testing.strategies": {"hypothesis"}, "testing.opspec": {"hypothesis"}}
+OPTIONAL_ALLOWED = {"testing.strategies": {"hypothesis"}, "testing.opspec": {"hypothesis"}, "testing.fuzz": {"hypothesis"}}
 
 
 def module_name(path: Path) -> str:

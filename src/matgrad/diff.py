@@ -49,15 +49,15 @@ from matgrad.expr import (
     ones,
     reshape,
     symbol,
-    transpose,
     zeros,
 )
+from matgrad.ops import transpose
 from matgrad.rules import LEAF_KINDS, RULES
 from matgrad.simplify import simplify as _simplify
 
 Mode = Literal["auto", "forward", "reverse"]
 
-__all__ = ["derivative", "identity_tensor", "choose_mode"]
+__all__ = ["choose_mode", "derivative", "identity_tensor", "jvp_expr", "vjp_expr"]
 
 
 def derivative(
@@ -76,13 +76,10 @@ def derivative(
         raise InvalidArgumentError(
             f"derivative: expected a matgrad expression, got {type(expr).__name__}"
         )
-    if not isinstance(wrt, Symbol):
-        what = wrt.kind if isinstance(wrt, Expr) else type(wrt).__name__
-        raise InvalidArgumentError(
-            f"derivative: can only differentiate with respect to a symbol, got {what}"
-        )
-    if not isinstance(order, int) or isinstance(order, bool) or order < 0:
+    _check_symbol(wrt)
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
         raise InvalidArgumentError(f"derivative: order must be a non-negative int, got {order!r}")
+    order = int(order)
     if mode not in ("auto", "forward", "reverse"):
         raise InvalidArgumentError(
             f"derivative: mode must be 'auto', 'forward' or 'reverse', got {mode!r}"
@@ -123,14 +120,12 @@ def _first_derivative(f: Expr, x: Symbol, mode: Mode) -> Expr:
     if not f.depends_on(x):
         return zeros(out_shape, f.dtype)
     chosen = choose_mode(f.shape, x.shape) if mode == "auto" else mode
-    jac = _forward(f, x) if chosen == "forward" else _reverse(f, x)
-    if isinstance(jac, Zero) or jac.shape != out_shape:
-        jac = reshape(jac, out_shape) if jac.size == _size(out_shape) else zeros(out_shape)
-    if x.symmetric:
-        r = f.ndim
-        axes = (*range(r), r + 1, r)
-        jac = add([jac, transpose(jac, axes)], [0.5, 0.5])
-    return jac
+    if chosen == "forward":
+        jac = _forward(f, {x.uid: identity_tensor(x.shape, x.dtype)}, x.shape)
+    else:
+        seed = identity_tensor(f.shape, f.dtype)
+        jac = _reverse(f, seed, f.shape, [x]).get(x.uid, zeros(out_shape, f.dtype))
+    return _symmetrize(jac, x) if x.symmetric else jac
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,13 +281,12 @@ def _not_linear(node: Expr) -> AssertionError:
 # ---------------------------------------------------------------------------------------
 
 
-def _forward(f: Expr, x: Symbol) -> Expr:
-    tangents: dict[int, Expr] = {}
+def _forward(f: Expr, seeds: dict[int, Expr], extra: Shape) -> Expr:
+    """Forward accumulation: ``seeds`` maps a symbol's uid to its tangent (the
+    symbol's shape followed by ``extra``); returns f's tangent."""
+    tangents: dict[int, Expr] = dict(seeds)
     for node in f.walk():
-        if node is x:
-            tangents[node.uid] = identity_tensor(x.shape, x.dtype)
-            continue
-        if node.kind in LEAF_KINDS or not node.depends_on(x):
+        if node.uid in tangents or node.kind in LEAF_KINDS:
             continue
         varying = [c.uid in tangents for c in node.children]
         if not any(varying):
@@ -301,15 +295,19 @@ def _forward(f: Expr, x: Symbol) -> Expr:
         subst = {
             h.uid: tangents[c.uid] for h, c in zip(holders, node.children) if h is not None
         }
-        tangent = _push_forward(linear, subst, x.shape)
+        tangent = _push_forward(linear, subst, extra)
         if not isinstance(tangent, Zero):
             tangents[node.uid] = tangent
-    return tangents.get(f.uid, zeros(f.shape + x.shape, f.dtype))
+    return tangents.get(f.uid, zeros(f.shape + extra, f.dtype))
 
 
-def _reverse(f: Expr, x: Symbol) -> Expr:
-    order = [n for n in f.walk() if n.depends_on(x)]
-    pending: dict[int, list[Expr]] = {f.uid: [identity_tensor(f.shape, f.dtype)]}
+def _reverse(f: Expr, seed: Expr, extra: Shape, targets: Sequence[Symbol]) -> dict[int, Expr]:
+    """Reverse accumulation: ``seed`` is f's adjoint (``extra + f.shape``); returns
+    the adjoint (``extra + x.shape``) of each target symbol that f depends on."""
+    wanted = {x.uid for x in targets}
+    order = [n for n in f.walk() if any(n.depends_on(x) for x in targets)]
+    pending: dict[int, list[Expr]] = {f.uid: [seed]}
+    found: dict[int, Expr] = {}
     for node in reversed(order):
         parts = pending.pop(node.uid, None)
         if not parts:
@@ -317,14 +315,72 @@ def _reverse(f: Expr, x: Symbol) -> Expr:
         adjoint = add(parts)
         if isinstance(adjoint, Zero):
             continue
-        if node is x:
-            return adjoint
+        if node.uid in wanted:
+            found[node.uid] = adjoint
+            continue
         if node.kind in LEAF_KINDS:
             continue
-        varying = [c.depends_on(x) for c in node.children]
+        varying = [any(c.depends_on(x) for x in targets) for c in node.children]
         linear, holders = _linear_form(node, varying)
-        contributions = _pull_back(linear, adjoint, f.shape, holders)
+        contributions = _pull_back(linear, adjoint, extra, holders)
         for h, child in zip(holders, node.children):
             if h is not None and h.uid in contributions:
                 pending.setdefault(child.uid, []).append(contributions[h.uid])
-    return zeros(f.shape + x.shape, f.dtype)
+    return found
+
+
+def _symmetrize(jac: Expr, x: Symbol) -> Expr:
+    """The symmetric gradient: average over the two (last) axes of a symmetric ``x``."""
+    r = jac.ndim - 2
+    axes = (*range(r), r + 1, r)
+    return add([jac, transpose(jac, axes)], [0.5, 0.5])
+
+
+def jvp_expr(f: Expr, tangents: dict[Symbol, Expr], *, simplify: bool = True) -> Expr:
+    """The directional derivative ``Σₖ (∂f/∂xₖ)[vₖ]`` for tangents ``vₖ`` of the
+    symbols' shapes, by forward accumulation, never forming a Jacobian.
+
+    >>> import matgrad as mg
+    >>> X = mg.Matrix("X", (2, 2)); V = mg.Matrix("V", (2, 2))
+    >>> print(mg.simplify(jvp_expr(X @ X, {X: V})) is mg.simplify(V @ X + X @ V))
+    True
+    """
+    seeds: dict[int, Expr] = {}
+    for x, v in tangents.items():
+        _check_symbol(x)
+        if v.shape != x.shape:
+            raise InvalidArgumentError(
+                f"jvp: tangent for {x.name!r} has shape {v.shape}, expected {x.shape}"
+            )
+        seeds[x.uid] = v
+    out = _forward(f, seeds, ())
+    return _simplify(out) if simplify else out
+
+
+def vjp_expr(
+    f: Expr, cotangent: Expr, wrt: Sequence[Symbol], *, simplify: bool = True
+) -> tuple[Expr, ...]:
+    """The adjoints ``cᵀ ∂f/∂xₖ`` (shape of each ``xₖ``) for a cotangent ``c`` of f's
+    shape, by reverse accumulation, never forming a Jacobian."""
+    for x in wrt:
+        _check_symbol(x)
+    if cotangent.shape != f.shape:
+        raise InvalidArgumentError(
+            f"vjp: cotangent has shape {cotangent.shape}, expected the output's {f.shape}"
+        )
+    found = _reverse(f, cotangent, (), wrt)
+    results = []
+    for x in wrt:
+        adj = found.get(x.uid, zeros(x.shape, f.dtype))
+        if x.symmetric:
+            adj = _symmetrize(adj, x)
+        results.append(_simplify(adj) if simplify else adj)
+    return tuple(results)
+
+
+def _check_symbol(x: Any) -> None:
+    if not isinstance(x, Symbol):
+        what = x.kind if isinstance(x, Expr) else type(x).__name__
+        raise InvalidArgumentError(
+            f"derivative: can only differentiate with respect to a symbol, got {what}"
+        )

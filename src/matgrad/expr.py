@@ -34,14 +34,13 @@ import hashlib
 import itertools
 import numbers
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from matgrad._types import Array, Shape
 from matgrad.errors import (
-    BindingError,
     InvalidArgumentError,
     ShapeError,
     UnsupportedOperationError,
@@ -85,6 +84,24 @@ def _hook(name: str) -> Callable[..., Any]:
         ) from None
 
 
+def _ufunc(ufunc: np.ufunc, *args: Any) -> Expr:
+    handler = UFUNC_HANDLERS.get(ufunc)
+    if handler is None:
+        raise UnsupportedOperationError(
+            f"numpy.{ufunc.__name__} is not available: import matgrad to load its operations"
+        )
+    return handler(*args)
+
+
+def _function(func: Callable[..., Any], *args: Any) -> Expr:
+    handler = FUNCTION_HANDLERS.get(func)
+    if handler is None:
+        raise UnsupportedOperationError(
+            f"{func.__name__} is not available: import matgrad to load its operations"
+        )
+    return handler(*args)  # type: ignore[no-any-return]
+
+
 def _intern(cls: type[Expr], key: tuple[Any, ...], fields: dict[str, Any]) -> Any:
     """Return the unique node of class ``cls`` with this ``key``, creating it if new."""
     full_key = (cls.kind, *key)
@@ -122,7 +139,7 @@ class Expr:
     """Base class of every expression node.  Build nodes with the constructors
     (:class:`Symbol` helpers, :func:`einsum_node`, :func:`add`, ...), never directly."""
 
-    __slots__ = ("shape", "dtype", "uid", "_hash", "_memo", "__weakref__")
+    __slots__ = ("__weakref__", "_hash", "_memo", "dtype", "shape", "uid")
     kind: ClassVar[str] = "expr"
     shape: Shape
     dtype: np.dtype[Any]
@@ -132,6 +149,9 @@ class Expr:
     __array_priority__ = 1000.0
 
     def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} nodes are immutable")
+
+    def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} nodes are immutable")
 
     def __hash__(self) -> int:
@@ -245,59 +265,50 @@ class Expr:
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
 
-    # ---- Python operators --------------------------------------------------------
+    # ---- Python operators: the same as the NumPy ufuncs they stand for ------------
     def __add__(self, other: Any) -> Expr:
-        return broadcast_add(self, as_expr(other), 1)
+        return _ufunc(np.add, self, other)
 
     def __radd__(self, other: Any) -> Expr:
-        return broadcast_add(as_expr(other), self, 1)
+        return _ufunc(np.add, other, self)
 
     def __sub__(self, other: Any) -> Expr:
-        return broadcast_add(self, as_expr(other), -1)
+        return _ufunc(np.subtract, self, other)
 
     def __rsub__(self, other: Any) -> Expr:
-        return broadcast_add(as_expr(other), self, -1)
+        return _ufunc(np.subtract, other, self)
 
     def __neg__(self) -> Expr:
-        return add([self], [-1])
+        return _ufunc(np.negative, self)
 
     def __pos__(self) -> Expr:
         return self
 
     def __mul__(self, other: Any) -> Expr:
-        return multiply(self, other)
+        return _ufunc(np.multiply, self, other)
 
     def __rmul__(self, other: Any) -> Expr:
-        return multiply(other, self)
+        return _ufunc(np.multiply, other, self)
 
     def __truediv__(self, other: Any) -> Expr:
-        if _is_number(other):
-            if other == 0:
-                raise ZeroDivisionError("division of an expression by zero")
-            return add([self], [1 / other])
-        return multiply(self, elementwise("power", as_expr(other), -1.0))
+        return _ufunc(np.true_divide, self, other)
 
     def __rtruediv__(self, other: Any) -> Expr:
-        return multiply(other, elementwise("power", self, -1.0))
+        return _ufunc(np.true_divide, other, self)
 
     def __pow__(self, exponent: Any) -> Expr:
-        if not _is_number(exponent) or isinstance(exponent, complex):
-            raise UnsupportedOperationError(
-                "only real constant exponents are supported in x ** p, got "
-                f"{type(exponent).__name__}"
-            )
-        return elementwise("power", self, float(exponent))
+        return _ufunc(np.power, self, exponent)
 
     def __matmul__(self, other: Any) -> Expr:
-        return matmul(self, as_expr(other))
+        return _ufunc(np.matmul, self, other)
 
     def __rmatmul__(self, other: Any) -> Expr:
-        return matmul(as_expr(other), self)
+        return _ufunc(np.matmul, other, self)
 
     @property
-    def T(self) -> Expr:  # noqa: N802 - NumPy's spelling
+    def T(self) -> Expr:
         """All axes reversed, as ``ndarray.T``."""
-        return transpose(self)
+        return _function(np.transpose, self)
 
     def __getitem__(self, item: Any) -> Expr:
         raise UnsupportedOperationError(
@@ -383,17 +394,17 @@ def symbol(
     return node
 
 
-def Scalar(name: str, *, dtype: Any = np.float64) -> Symbol:  # noqa: N802 - public API
+def Scalar(name: str, *, dtype: Any = np.float64) -> Symbol:
     """A scalar symbol (shape ``()``)."""
     return symbol(name, (), dtype=dtype)
 
 
-def Vector(name: str, n: int, *, dtype: Any = np.float64) -> Symbol:  # noqa: N802
+def Vector(name: str, n: int, *, dtype: Any = np.float64) -> Symbol:
     """A vector symbol of length ``n`` (shape ``(n,)``)."""
     return symbol(name, (n,), dtype=dtype)
 
 
-def Matrix(  # noqa: N802
+def Matrix(
     name: str, shape: tuple[int, int], *, dtype: Any = np.float64, symmetric: bool = False
 ) -> Symbol:
     """A matrix symbol; ``symmetric=True`` for square matrices that vary symmetrically."""
@@ -403,7 +414,7 @@ def Matrix(  # noqa: N802
     return symbol(name, shp, dtype=dtype, symmetric=symmetric)
 
 
-def Tensor(name: str, shape: Iterable[int], *, dtype: Any = np.float64) -> Symbol:  # noqa: N802
+def Tensor(name: str, shape: Iterable[int], *, dtype: Any = np.float64) -> Symbol:
     """A symbol of any rank."""
     return symbol(name, shape, dtype=dtype)
 
@@ -411,7 +422,7 @@ def Tensor(name: str, shape: Iterable[int], *, dtype: Any = np.float64) -> Symbo
 class Constant(Expr):
     """A NumPy array (read-only copy), identified by its content."""
 
-    __slots__ = ("value", "name")
+    __slots__ = ("name", "value")
     kind = "constant"
     value: Array
     name: str | None
@@ -493,7 +504,7 @@ class Einsum(Expr):
     (so ``out == (0, 1, ...)``), summed ones follow in order of first appearance.
     """
 
-    __slots__ = ("operands", "indices", "out")
+    __slots__ = ("indices", "operands", "out")
     kind = "einsum"
     operands: tuple[Expr, ...]
     indices: tuple[tuple[int, ...], ...]
@@ -518,7 +529,7 @@ class Einsum(Expr):
 
 
 def einsum_node(
-    operands: Sequence[Any], indices: Sequence[Sequence[int]], out: Sequence[int]
+    operands: Sequence[Any], indices: Sequence[Sequence[Hashable]], out: Sequence[Hashable]
 ) -> Expr:
     """The einsum of ``operands`` labelled by ``indices`` (any hashable ids), giving
     the indices ``out``; checks that every index has one size; canonicalizes."""
@@ -530,6 +541,7 @@ def einsum_node(
     if not ops:
         raise InvalidArgumentError("einsum needs at least one operand")
     sizes: dict[Any, int] = {}
+    first: dict[Any, int] = {}
     for k, (op, ix) in enumerate(zip(ops, idx)):
         if len(ix) != op.ndim:
             raise ShapeError(
@@ -537,10 +549,12 @@ def einsum_node(
             )
         for label, dim in zip(ix, op.shape):
             if sizes.setdefault(label, dim) != dim:
+                j = first[label]
                 raise ShapeError(
-                    f"einsum: index {label!r} has size {sizes[label]} in one operand and {dim} in "
-                    f"operand {k} (shape {op.shape})"
+                    f"einsum: index {label!r} has size {sizes[label]} in operand {j} (shape "
+                    f"{ops[j].shape}) but {dim} in operand {k} (shape {op.shape})"
                 )
+            first.setdefault(label, k)
     if len(set(out_t)) != len(out_t):
         raise ShapeError(f"einsum: output indices {out_t} repeat an index (use a delta)")
     missing = [label for label in out_t if label not in sizes]
@@ -616,7 +630,7 @@ class Add(Expr):
     """``Σₖ coeffs[k] * terms[k]`` over same-shaped terms (at least two, or one with
     a coefficient other than 1)."""
 
-    __slots__ = ("terms", "coeffs")
+    __slots__ = ("coeffs", "terms")
     kind = "add"
     terms: tuple[Expr, ...]
     coeffs: tuple[complex, ...]
@@ -690,7 +704,7 @@ def add(terms: Sequence[Any], coeffs: Sequence[complex] | None = None) -> Expr:
 class Elementwise(Expr):
     """``fn(x)`` entry by entry; ``param`` is the exponent of ``power``."""
 
-    __slots__ = ("fn", "x", "param")
+    __slots__ = ("fn", "param", "x")
     kind = "elementwise"
     fn: str
     x: Expr
@@ -837,7 +851,7 @@ def reshape(x: Any, shape: Iterable[int]) -> Expr:
 # =====================================================================================
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, numbers.Number) and not isinstance(value, bool) or isinstance(
         value, np.number
     )
@@ -853,131 +867,3 @@ def as_expr(value: Any) -> Expr:
         f"cannot use a {type(value).__name__} in a matgrad expression (expected an expression, "
         "a number or a NumPy array)"
     )
-
-
-def transpose(x: Any, axes: Sequence[int] | None = None) -> Expr:
-    """Axes permuted (reversed by default), as ``numpy.transpose``."""
-    xe = as_expr(x)
-    perm = tuple(range(xe.ndim))[::-1] if axes is None else tuple(int(a) for a in axes)
-    if sorted(perm) != list(range(xe.ndim)):
-        raise ShapeError(f"transpose: axes {perm} are not a permutation of {xe.ndim} axes")
-    if perm == tuple(range(xe.ndim)):
-        return xe
-    if isinstance(xe, Symbol) and xe.symmetric:
-        return xe
-    return einsum_node([xe], [tuple(range(xe.ndim))], perm)
-
-
-def matmul(a: Expr, b: Expr) -> Expr:
-    """``a @ b`` with NumPy's rules for 1-d and 2-d operands."""
-    if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul: scalar operand (shapes {a.shape} @ {b.shape}); use *")
-    if a.ndim > 2 or b.ndim > 2:
-        raise ShapeError(
-            f"matmul of shapes {a.shape} @ {b.shape}: only 1-d and 2-d operands are supported"
-        )
-    if a.shape[-1] != b.shape[0]:
-        raise ShapeError(
-            f"matmul: shapes {a.shape} @ {b.shape} do not fit ({a.shape[-1]} != {b.shape[0]})"
-        )
-    ia = ("i", "k") if a.ndim == 2 else ("k",)
-    ib = ("k", "j") if b.ndim == 2 else ("k",)
-    out = tuple(i for i in (*ia[:-1], *ib[1:]))
-    return einsum_node([a, b], [ia, ib], out)
-
-
-def _broadcast_pair(a: Expr, b: Expr, what: str) -> tuple[Expr, Expr]:
-    """Broadcast two operands to a common shape (NumPy's rules, size-1 stretching
-    excepted), with the all-ones tensor for the missing axes."""
-    if a.shape == b.shape:
-        return a, b
-    nd = max(a.ndim, b.ndim)
-    pa = (1,) * (nd - a.ndim) + a.shape
-    pb = (1,) * (nd - b.ndim) + b.shape
-    target = []
-    for da, db in zip(pa, pb):
-        if da != db and 1 not in (da, db):
-            raise ShapeError(f"{what}: shapes {a.shape} and {b.shape} do not broadcast")
-        target.append(max(da, db))
-    return _broadcast_to(a, tuple(target), what), _broadcast_to(b, tuple(target), what)
-
-
-def _broadcast_to(x: Expr, shape: Shape, what: str) -> Expr:
-    if x.shape == shape:
-        return x
-    lead = len(shape) - x.ndim
-    if any(d != shape[lead + k] for k, d in enumerate(x.shape)):
-        if any(d != 1 and d != shape[lead + k] for k, d in enumerate(x.shape)):
-            raise ShapeError(f"{what}: shape {x.shape} does not broadcast to {shape}")
-        squeezed = tuple(d for d in x.shape if d != 1)
-        keep = [lead + k for k, d in enumerate(x.shape) if d != 1]
-        x = reshape(x, squeezed)
-    else:
-        keep = list(range(lead, len(shape)))
-    extra = [a for a in range(len(shape)) if a not in keep]
-    operands: list[Expr] = [x]
-    indices: list[tuple[int, ...]] = [tuple(keep)]
-    if extra:
-        operands.append(ones(tuple(shape[a] for a in extra), x.dtype))
-        indices.append(tuple(extra))
-    return einsum_node(operands, indices, tuple(range(len(shape))))
-
-
-def broadcast_add(a: Expr, b: Expr, sign: int) -> Expr:
-    """``a + sign * b`` with broadcasting."""
-    a2, b2 = _broadcast_pair(a, b, "add")
-    return add([a2, b2], [1, sign])
-
-
-def multiply(a: Any, b: Any) -> Expr:
-    """Elementwise product with broadcasting (``*``); numbers become coefficients."""
-    if _is_number(a):
-        return add([as_expr(b)], [a])
-    if _is_number(b):
-        return add([as_expr(a)], [b])
-    ae, be = as_expr(a), as_expr(b)
-    if ae.ndim == 0 or be.ndim == 0:
-        big, small = (be, ae) if ae.ndim == 0 else (ae, be)
-        labels = tuple(range(big.ndim))
-        return einsum_node([small, big], [(), labels], labels)
-    a2, b2 = _broadcast_pair(ae, be, "multiply")
-    labels = tuple(range(a2.ndim))
-    return einsum_node([a2, b2], [labels, labels], labels)
-
-
-def check_bindings(expr_symbols: Sequence[Symbol], bindings: dict[str, Any]) -> dict[str, Array]:
-    """Validate values bound by name to ``expr_symbols``: none missing, none extra,
-    shapes equal, symmetric symbols bound to symmetric matrices."""
-    by_name = {s.name: s for s in expr_symbols}
-    missing = sorted(set(by_name) - set(bindings))
-    extra = sorted(set(bindings) - set(by_name))
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append("missing values for " + ", ".join(missing))
-        if extra:
-            parts.append("values for unknown symbols " + ", ".join(extra))
-        raise BindingError("; ".join(parts) + f" (the expression's symbols: {sorted(by_name)})")
-    values: dict[str, Array] = {}
-    for name, sym in by_name.items():
-        values[name] = check_value(sym, bindings[name])
-    return values
-
-
-def check_value(sym: Symbol, value: Any) -> Array:
-    """One binding checked against its symbol's shape and properties."""
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # noqa: BLE001 - report any conversion failure clearly
-        raise BindingError(f"value for {sym.name!r} is not an array: {exc}") from exc
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise BindingError(f"value for {sym.name!r} must be numeric, got dtype {arr.dtype}")
-    if arr.shape != sym.shape:
-        raise BindingError(
-            f"value for {sym.name!r} has shape {arr.shape}, expected {sym.shape}"
-        )
-    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
-        arr = arr.astype(sym.dtype)
-    if sym.symmetric and not np.allclose(arr, arr.T, rtol=1e-10, atol=1e-12):
-        raise BindingError(f"{sym.name!r} is declared symmetric but its value is not symmetric")
-    return arr

@@ -14,29 +14,159 @@ from typing import Any
 
 import numpy as np
 
+from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, ShapeError, UnsupportedOperationError
 from matgrad.expr import (
     FUNCTION_HANDLERS,
     UFUNC_HANDLERS,
     Expr,
+    Symbol,
+    add,
     as_expr,
-    broadcast_add,
     delta,
     einsum_node,
     elementwise,
-    matmul as _matmul,
+    is_number,
     matrix_function,
-    multiply,
     ones,
     reshape,
-    transpose,
 )
 
 __all__ = [
-    "trace", "diag", "sum", "mean", "outer", "kron", "hadamard", "einsum", "inv", "det",
-    "logdet", "slogdet", "solve", "norm", "exp", "log", "sin", "cos", "tanh", "sigmoid",
-    "sqrt", "abs", "sign", "power", "matrix_power", "transpose", "matmul", "dot", "adj",
+    "abs",
+    "adj",
+    "broadcast_add",
+    "cos",
+    "det",
+    "diag",
+    "dot",
+    "einsum",
+    "exp",
+    "hadamard",
+    "inv",
+    "kron",
+    "log",
+    "logdet",
+    "matmul",
+    "matrix_power",
+    "mean",
+    "multiply",
+    "norm",
+    "outer",
+    "power",
+    "sigmoid",
+    "sign",
+    "sin",
+    "slogdet",
+    "solve",
+    "sqrt",
+    "sum",
+    "tanh",
+    "trace",
+    "transpose",
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# The operations behind Python's operators (Expr's operators dispatch to the
+# ufunc handlers registered at the end of this module)
+# ---------------------------------------------------------------------------------------
+
+
+def transpose(x: Any, axes: Sequence[int] | None = None) -> Expr:
+    """Axes permuted (reversed by default), as ``numpy.transpose``."""
+    xe = as_expr(x)
+    perm = tuple(range(xe.ndim))[::-1] if axes is None else tuple(int(a) for a in axes)
+    if sorted(perm) != list(range(xe.ndim)):
+        raise ShapeError(f"transpose: axes {perm} are not a permutation of {xe.ndim} axes")
+    if perm == tuple(range(xe.ndim)):
+        return xe
+    if isinstance(xe, Symbol) and xe.symmetric:
+        return xe
+    return einsum_node([xe], [tuple(range(xe.ndim))], perm)
+
+
+def _matmul(a: Expr, b: Expr) -> Expr:
+    """``a @ b`` with NumPy's rules for 1-d and 2-d operands."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: scalar operand (shapes {a.shape} @ {b.shape}); use *")
+    if a.ndim > 2 or b.ndim > 2:
+        raise ShapeError(
+            f"matmul of shapes {a.shape} @ {b.shape}: only 1-d and 2-d operands are supported"
+        )
+    if a.shape[-1] != b.shape[0]:
+        raise ShapeError(
+            f"matmul: shapes {a.shape} @ {b.shape} do not fit ({a.shape[-1]} != {b.shape[0]})"
+        )
+    ia = ("i", "k") if a.ndim == 2 else ("k",)
+    ib = ("k", "j") if b.ndim == 2 else ("k",)
+    out = tuple(i for i in (*ia[:-1], *ib[1:]))
+    return einsum_node([a, b], [ia, ib], out)
+
+
+def _broadcast_pair(a: Expr, b: Expr, what: str) -> tuple[Expr, Expr]:
+    """Broadcast two operands to a common shape (NumPy's rules, size-1 stretching
+    excepted), with the all-ones tensor for the missing axes."""
+    if a.shape == b.shape:
+        return a, b
+    nd = max(a.ndim, b.ndim)
+    pa = (1,) * (nd - a.ndim) + a.shape
+    pb = (1,) * (nd - b.ndim) + b.shape
+    target = []
+    for da, db in zip(pa, pb):
+        if da != db and 1 not in (da, db):
+            raise ShapeError(f"{what}: shapes {a.shape} and {b.shape} do not broadcast")
+        target.append(max(da, db))
+    return _broadcast_to(a, tuple(target), what), _broadcast_to(b, tuple(target), what)
+
+
+def _broadcast_to(x: Expr, shape: Shape, what: str) -> Expr:
+    if x.shape == shape:
+        return x
+    lead = len(shape) - x.ndim
+    if any(d != shape[lead + k] for k, d in enumerate(x.shape)):
+        if any(d != 1 and d != shape[lead + k] for k, d in enumerate(x.shape)):
+            raise ShapeError(f"{what}: shape {x.shape} does not broadcast to {shape}")
+        squeezed = tuple(d for d in x.shape if d != 1)
+        keep = [lead + k for k, d in enumerate(x.shape) if d != 1]
+        x = reshape(x, squeezed)
+    else:
+        keep = list(range(lead, len(shape)))
+    extra = [a for a in range(len(shape)) if a not in keep]
+    operands: list[Expr] = [x]
+    indices: list[tuple[int, ...]] = [tuple(keep)]
+    if extra:
+        operands.append(ones(tuple(shape[a] for a in extra), x.dtype))
+        indices.append(tuple(extra))
+    return einsum_node(operands, indices, tuple(range(len(shape))))
+
+
+def broadcast_add(a: Expr, b: Expr, sign: int) -> Expr:
+    """``a + sign * b`` with broadcasting."""
+    a2, b2 = _broadcast_pair(a, b, "add" if sign == 1 else "subtract")
+    return add([a2, b2], [1, sign])
+
+
+def multiply(a: Any, b: Any) -> Expr:
+    """Elementwise product with broadcasting (``*``); numbers become coefficients."""
+    if is_number(a):
+        return add([as_expr(b)], [a])
+    if is_number(b):
+        return add([as_expr(a)], [b])
+    ae, be = as_expr(a), as_expr(b)
+    if ae.ndim == 0 or be.ndim == 0:
+        big, small = (be, ae) if ae.ndim == 0 else (ae, be)
+        labels = tuple(range(big.ndim))
+        return einsum_node([small, big], [(), labels], labels)
+    a2, b2 = _broadcast_pair(ae, be, "multiply")
+    labels = tuple(range(a2.ndim))
+    return einsum_node([a2, b2], [labels, labels], labels)
+
+
+
+# ---------------------------------------------------------------------------------------
+# Public constructors
+# ---------------------------------------------------------------------------------------
 
 
 def trace(x: Any) -> Expr:
@@ -62,7 +192,7 @@ def diag(x: Any) -> Expr:
     raise ShapeError(f"diag needs a vector or a square matrix, got shape {xe.shape}")
 
 
-def sum(x: Any, axis: int | Sequence[int] | None = None) -> Expr:  # noqa: A001 - NumPy's name
+def sum(x: Any, axis: int | Sequence[int] | None = None) -> Expr:
     """Sum over all axes, or over ``axis``."""
     xe = as_expr(x)
     labels = tuple(range(xe.ndim))
@@ -170,7 +300,7 @@ def solve(a: Any, b: Any) -> Expr:
     return _matmul(inv(ae), be)
 
 
-def norm(x: Any, ord: Any = None, axis: Any = None) -> Expr:  # noqa: A002 - NumPy's name
+def norm(x: Any, ord: Any = None, axis: Any = None) -> Expr:
     """Frobenius norm of a matrix, 2-norm of a vector (``ord`` None, 2 for vectors, "fro")."""
     if axis is not None:
         raise UnsupportedOperationError("norm: the axis argument is not supported")
@@ -198,7 +328,7 @@ cos = _unary("cos")
 tanh = _unary("tanh")
 sigmoid = _unary("sigmoid")
 sqrt = _unary("sqrt")
-abs = _unary("abs")  # noqa: A001 - NumPy's name
+abs = _unary("abs")
 sign = _unary("sign")
 
 
@@ -219,13 +349,9 @@ def matrix_power(x: Any, k: int) -> Expr:
         return delta(xe.shape[0], xe.dtype)
     base = inv(xe) if k < 0 else xe
     result = base
-    for _ in range(abs_int(k) - 1):
+    for _ in range((-k if k < 0 else k) - 1):
         result = _matmul(result, base)
     return result
-
-
-def abs_int(k: int) -> int:
-    return -k if k < 0 else k
 
 
 def matmul(a: Any, b: Any) -> Expr:
@@ -242,7 +368,15 @@ def dot(a: Any, b: Any) -> Expr:
 
 
 def _divide(a: Any, b: Any) -> Expr:
+    if is_number(b):
+        if b == 0:
+            raise ZeroDivisionError("division of an expression by zero")
+        return add([as_expr(a)], [1 / b])
     return multiply(a, elementwise("power", as_expr(b), -1.0))
+
+
+def _negative(x: Any) -> Expr:
+    return add([as_expr(x)], [-1])
 
 
 def _subtract(a: Any, b: Any) -> Expr:
@@ -290,8 +424,10 @@ def _reciprocal(x: Any) -> Expr:
 
 
 def _np_power(x: Any, p: Any) -> Expr:
-    if isinstance(p, Expr) or np.ndim(p) != 0:
-        raise UnsupportedOperationError("power: only a constant real scalar exponent is supported")
+    if isinstance(p, Expr) or np.ndim(p) != 0 or np.iscomplexobj(p):
+        raise UnsupportedOperationError(
+            f"x ** p: only a constant real scalar exponent is supported, got {type(p).__name__}"
+        )
     return elementwise("power", x, float(p))
 
 
@@ -306,7 +442,7 @@ UFUNC_HANDLERS.update(
         np.subtract: _subtract,
         np.multiply: multiply,
         np.true_divide: _divide,
-        np.negative: lambda x: -as_expr(x),
+        np.negative: _negative,
         np.positive: as_expr,
         np.matmul: matmul,
         np.power: _np_power,

@@ -27,12 +27,11 @@ from matgrad.expr import (
     add,
     einsum_node,
     elementwise,
-    matmul,
     matrix_function,
-    multiply,
     ones,
     reshape,
 )
+from matgrad.ops import matmul, multiply
 
 Rule = Callable[[Expr, tuple[Expr, ...]], Expr]
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from matgrad._types import Array
+from matgrad.bindings import check_bindings
 from matgrad.expr import (
     Add,
     Constant,
@@ -27,10 +28,9 @@ from matgrad.expr import (
     Reshape,
     Symbol,
     Zero,
-    check_bindings,
 )
 
-__all__ = ["reference_evaluate", "cofactor_adjugate"]
+__all__ = ["cofactor_adjugate", "reference_evaluate"]
 
 
 def cofactor_adjugate(x: Array) -> Array:
@@ -106,6 +106,6 @@ def reference_evaluate(expr: Expr, bindings: Mapping[str, Any]) -> Array:
             else:
                 v = cofactor_adjugate(x)
         else:  # pragma: no cover - the completeness test lists every kind
-            raise AssertionError(f"reference evaluator has no case for {node.kind}")
+            raise TypeError(f"reference evaluator has no case for {node.kind}")
         memo[node.uid] = np.asarray(v)
     return memo[expr.uid]
