@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     "rules": 3,
     "simplify": 3,
     "diff": 3,
-    "compile": 3,
+    "compiler": 3,
     "_kernels": 3,
     "transforms": 4,
     "testing": 4,

@@ -8,7 +8,8 @@ Jacobian layout ``out + in`` (numerator layout), column-major ``vec``.
 from __future__ import annotations
 
 from matgrad import errors, numeric, testing
-from matgrad.diff import derivative
+from matgrad.compiler import Compiled, compile, evaluate
+from matgrad.diff import derivative, jvp_expr, vjp_expr
 from matgrad.expr import (
     Expr,
     Matrix,
@@ -59,6 +60,7 @@ from matgrad.ops import (
     transpose,
 )
 from matgrad.simplify import simplify
+from matgrad.transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 
 __version__ = "0.1.0"
 
@@ -81,7 +83,20 @@ __all__ = [
     "sign", "sin", "slogdet", "solve", "sqrt", "sum", "tanh", "trace", "transpose",
     # calculus
     "derivative",
+    "jvp_expr",
+    "vjp_expr",
     "simplify",
+    # evaluation
+    "compile",
+    "Compiled",
+    "evaluate",
+    # the function API
+    "grad",
+    "jacobian",
+    "hessian",
+    "jvp",
+    "vjp",
+    "value_and_grad",
     # conventions and numerics
     "vec",
     "unvec",

@@ -71,7 +71,7 @@ FUNCTION_HANDLERS: dict[Callable[..., Any], Callable[..., Any]] = {}
 """NumPy functions supported on expressions (filled by ``matgrad.ops``)."""
 HOOKS: dict[str, Callable[..., Any]] = {}
 """Services of higher layers that ``Expr`` methods call: ``evaluate`` (filled by
-``matgrad.compile``), ``text``, ``latex``, ``einsum``, ``numpy`` (by
+``matgrad.compiler``), ``text``, ``latex``, ``einsum``, ``numpy`` (by
 ``matgrad.printing``).  Keeps imports going one way."""
 
 
@@ -647,6 +647,10 @@ class Add(Expr):
 
 
 def _clean_number(c: complex) -> complex:
+    """A coefficient as a plain Python number (NumPy scalars would change the
+    promotion of float32 results), integral values as ints."""
+    if isinstance(c, np.generic):
+        c = c.item()
     if isinstance(c, complex) and c.imag == 0:
         c = c.real
     if isinstance(c, float) and c.is_integer() and abs(c) < 2**53:
@@ -658,7 +662,7 @@ def add(terms: Sequence[Any], coeffs: Sequence[complex] | None = None) -> Expr:
     """The linear combination ``Σ cₖ tₖ``; nested sums are flattened, equal terms
     merged, zero terms dropped.  All terms must have one shape."""
     items = [as_expr(t) for t in terms]
-    cs: list[complex] = [1] * len(items) if coeffs is None else list(coeffs)
+    cs: list[complex] = [1] * len(items) if coeffs is None else [_clean_number(c) for c in coeffs]
     if len(cs) != len(items):
         raise InvalidArgumentError(f"add: {len(items)} terms but {len(cs)} coefficients")
     if not items:
@@ -740,6 +744,8 @@ def elementwise(fn: str, x: Any, param: float | None = None) -> Expr:
     elif param is not None:
         raise InvalidArgumentError(f"{fn} takes no parameter")
     dtype = _result_dtype(xe.dtype, floating=True)
+    if fn in ("abs",) and np.issubdtype(dtype, np.complexfloating):
+        dtype = np.dtype(np.finfo(dtype).dtype)
     node: Elementwise = _intern(
         Elementwise,
         (fn, xe.uid, param),

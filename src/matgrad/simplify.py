@@ -206,9 +206,10 @@ def _eliminate_deltas(
                 continue
             a, b = ix
             n = op.shape[0]
-            if a == b:
-                coeff *= n
+            if a == b:  # δ(a, a) is 1 for every a: n when a is summed here alone
                 del factors[pos]
+                if a not in outs and not any(a in fx for _, fx in factors):
+                    coeff *= n
                 changed = True
                 break
             if a in outs and b in outs:
