@@ -3,7 +3,7 @@
 Every node is computed the plainest way NumPy allows — ``np.einsum`` with deltas
 materialized as identity matrices, ``np.linalg.inv`` for inverses, the adjugate
 from cofactors — with none of the planning, path optimization, strided writes or
-``inv → solve`` rewrites of :mod:`matgrad.compile`.  Tests compare the compiled
+``inv → solve`` rewrites of :mod:`matgrad.compiler`.  Tests compare the compiled
 evaluator against this one on the same inputs.
 """
 
