@@ -18,6 +18,8 @@ LAYERS: dict[str, int] = {
     "expr": 2,
     "bindings": 2,
     "printing": 2,
+    "_index_notation": 2,
+    "_numpy_source": 2,
     "_matrix_notation": 2,
     "ops": 3,
     "rules": 3,

@@ -7,7 +7,7 @@ Jacobian layout ``out + in`` (numerator layout), column-major ``vec``.
 
 from __future__ import annotations
 
-from matgrad import errors, numeric, testing
+from matgrad import errors, numeric, printing, testing
 from matgrad.compiler import Compiled, compile, evaluate
 from matgrad.diff import derivative, jvp_expr, vjp_expr
 from matgrad.expr import (
@@ -68,6 +68,7 @@ __all__ = [
     "__version__",
     "errors",
     "numeric",
+    "printing",
     "testing",
     # expressions
     "Expr",

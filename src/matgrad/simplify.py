@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Hashable
-from typing import Any
 
 import numpy as np
 
+from matgrad.compiler import evaluate
 from matgrad.expr import (
     Add,
     Constant,
@@ -175,10 +175,9 @@ def _simplify_einsum(node: Einsum, counts: dict[int, int]) -> Expr:
     coeff, factors = _reduce_ones(coeff, factors, out)
     if not factors:
         return constant(np.full((), coeff, dtype=node.dtype))
-    if all(isinstance(f, Constant) for f, _ in factors) and node.size <= FOLD_LIMIT:
-        value = _evaluate_constants(factors, out)
-        return add([constant(value)], [coeff])
     result = einsum_node([f for f, _ in factors], [i for _, i in factors], out)
+    if all(isinstance(f, Constant) for f, _ in factors) and node.size <= FOLD_LIMIT:
+        result = _fold(result)
     return add([result], [coeff])
 
 
@@ -269,21 +268,6 @@ def _reduce_ones(
     return coeff, factors
 
 
-def _evaluate_constants(
-    factors: list[tuple[Expr, tuple[Hashable, ...]]], out: tuple[Hashable, ...]
-) -> np.ndarray[Any, Any]:
-    letters: dict[Hashable, int] = {}
-    for _, ix in factors:
-        for label in ix:
-            letters.setdefault(label, len(letters))
-    args: list[Any] = []
-    for f, ix in factors:
-        assert isinstance(f, Constant)
-        args.extend([f.value, [letters[label] for label in ix]])
-    args.append([letters[label] for label in out])
-    return np.asarray(np.einsum(*args))
-
-
 # ---------------------------------------------------------------------------------------
 # Other kinds
 # ---------------------------------------------------------------------------------------
@@ -304,8 +288,7 @@ def _simplify_elementwise(node: Elementwise) -> Expr:
     if isinstance(x, Ones) and node.fn in ("power", "sqrt", "abs", "sign"):
         return x
     if isinstance(x, Constant) and x.size <= FOLD_LIMIT:
-        with np.errstate(all="ignore"):
-            return constant(_apply_elementwise(node.fn, x.value, node.param))
+        return _fold(node)
     if node.fn == "power" and isinstance(x, Elementwise) and x.fn == "power":
         assert node.param is not None and x.param is not None
         if float(node.param).is_integer():
@@ -313,19 +296,17 @@ def _simplify_elementwise(node: Elementwise) -> Expr:
     return node
 
 
-def _apply_elementwise(fn: str, value: np.ndarray[Any, Any], param: float | None) -> Any:
-    if fn == "power":
-        return np.power(value, param)
-    if fn == "sigmoid":
-        return 0.5 * (1.0 + np.tanh(0.5 * value))
-    return getattr(np, {"abs": "absolute"}.get(fn, fn))(value)
+def _fold(node: Expr) -> Expr:
+    """A constant expression replaced by its value, computed by the evaluator."""
+    with np.errstate(all="ignore"):
+        return constant(evaluate(node, {}))
 
 
 def _fold_add_constants(node: Add) -> Expr:
     consts = [(t, c) for t, c in zip(node.terms, node.coeffs) if isinstance(t, Constant)]
     if len(consts) < 2:
         return node
-    total = sum(c * t.value for t, c in consts)
+    total = np.sum([c * np.asarray(t.value) for t, c in consts], axis=0)
     rest = [(t, c) for t, c in zip(node.terms, node.coeffs) if not isinstance(t, Constant)]
     return add([constant(total), *(t for t, _ in rest)], [1, *(c for _, c in rest)])
 
