@@ -15,6 +15,7 @@ LAYERS: dict[str, int] = {
     "_types": 0,
     "layout": 1,
     "numeric": 1,
+    "_base": 2,
     "expr": 2,
     "bindings": 2,
     "printing": 2,
@@ -39,7 +40,11 @@ LAYERS: dict[str, int] = {
     "__init__": 5,
 }
 THIRD_PARTY_ALLOWED = {"numpy", "opt_einsum"}
-OPTIONAL_ALLOWED = {"testing.strategies": {"hypothesis"}, "testing.opspec": {"hypothesis"}, "testing.fuzz": {"hypothesis"}}
+OPTIONAL_ALLOWED = {
+    "testing.strategies": {"hypothesis"},
+    "testing.opspec": {"hypothesis"},
+    "testing.fuzz": {"hypothesis"},
+}
 
 
 def module_name(path: Path) -> str:

@@ -179,7 +179,7 @@ def test_example_5_9_d_Ax_dx_is_A(data):
     """Ex 5.9: f(x) = A x with non-square A in R^{M x N}: df/dx = A (M x N)."""
     m, n = _non_square(data.draw(st.tuples(sides, sides)))
     A0 = data.draw(mst.matrices((m, n)))
-    A, x, J = _ex59(m, n)
+    _, x, J = _ex59(m, n)
     assert J.shape == (m, n)
     assert not J.depends_on(x)
     assert_close(J.evaluate(A=A0), A0)

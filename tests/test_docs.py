@@ -28,7 +28,7 @@ def test_markdown_code_blocks_run(path: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{path.stem}"}
     for number, block in enumerate(python_blocks(path), start=1):
         code = compile(block, f"{path.name}[block {number}]", "exec")
-        exec(code, namespace)  # noqa: S102 - our own documentation, not user text
+        exec(code, namespace)
 
 
 def _modules() -> list[str]:

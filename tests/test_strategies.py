@@ -19,7 +19,8 @@ from matgrad.errors import InvalidArgumentError
 from matgrad.testing import strategies as mst
 
 STRICT = settings(suppress_health_check=(), max_examples=100)
-SEARCH = settings(phases=[Phase.generate], derandomize=True, database=None, max_examples=2000)  # no shrinking
+# no shrinking; enough examples to find every size
+SEARCH = settings(phases=[Phase.generate], derandomize=True, database=None, max_examples=2000)
 
 
 def assert_tame(a: np.ndarray[Any, Any], max_magnitude: float = 10.0, slack: float = 0.0) -> None:

@@ -37,7 +37,9 @@ def small_network(W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, x: np.ndarray)
 
 
 @given(data=st.data(), n_in=st.integers(1, 4), n_hidden=st.integers(1, 4), n_out=st.integers(1, 3))
-def test_tanh_network_gradients_match_numerics(data: Any, n_in: int, n_hidden: int, n_out: int) -> None:
+def test_tanh_network_gradients_match_numerics(
+    data: Any, n_in: int, n_hidden: int, n_out: int
+) -> None:
     W1 = data.draw(mgst.matrices((n_hidden, n_in), max_magnitude=2.0))
     b1 = data.draw(mgst.vectors(n_hidden, max_magnitude=2.0))
     W2 = data.draw(mgst.matrices((n_out, n_hidden), max_magnitude=2.0))
@@ -86,7 +88,7 @@ def test_jvp_and_vjp_match_the_jacobian(data: Any, n: int, m: int) -> None:
     out, d = mg.jvp(f, (X0,), (V,))
     np.testing.assert_allclose(out, np.tanh(A0 @ X0 @ B0), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(d, np.einsum("ijpq,pq->ij", J, V), rtol=1e-7, atol=1e-7)
-    out2, pullback = mg.vjp(f, X0)
+    _, pullback = mg.vjp(f, X0)
     (ct,) = pullback(C)
     np.testing.assert_allclose(ct, np.einsum("ij,ijpq->pq", C, J), rtol=1e-7, atol=1e-7)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +19,7 @@ Array = npt.NDArray[np.generic]
 FloatArray = npt.NDArray[np.floating]
 """A NumPy array of floating dtype."""
 
-ArrayLike = Union[npt.ArrayLike]
+ArrayLike = npt.ArrayLike
 """Anything :func:`numpy.asarray` accepts."""
 
 __all__ = ["Shape", "Order", "Array", "FloatArray", "ArrayLike"]

@@ -159,7 +159,9 @@ def _simplify_einsum(node: Einsum, counts: dict[int, int]) -> Expr:
         elif isinstance(op, Add) and _should_distribute(op):
             rest = factors + work
             terms = [
-                _simplify_einsum_any([*(f for f, _ in rest), t], [*(i for _, i in rest), ix], out, counts)
+                _simplify_einsum_any(
+                    [*(f for f, _ in rest), t], [*(i for _, i in rest), ix], out, counts
+                )
                 for t in op.terms
             ]
             return add(terms, [coeff * c for c in op.coeffs])

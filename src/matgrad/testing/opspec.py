@@ -193,9 +193,9 @@ def spec_by_name(name: str) -> OpSpec:
 
 def value_strategy(domain: str, shape: Shape) -> Any:
     """The hypothesis strategy that draws an operand of ``shape`` from ``domain``."""
-    from hypothesis import strategies as st  # noqa: PLC0415 - hypothesis is a test extra
+    from hypothesis import strategies as st
 
-    from matgrad.testing import strategies as mgst  # noqa: PLC0415
+    from matgrad.testing import strategies as mgst
 
     if domain == "general":
         return mgst.arrays(shape, max_magnitude=2.0)
