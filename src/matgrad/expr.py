@@ -237,6 +237,35 @@ class Einsum(Expr):
         return sizes
 
 
+def is_symmetric(node: Expr) -> bool:
+    """Whether ``node`` is a square matrix known to equal its transpose: symmetric
+    symbols, deltas, and sums, elementwise functions, inverses and adjugates of
+    symmetric matrices, and einsums that are their own transpose (``A @ A.T``)."""
+    if node.ndim != 2 or node.shape[0] != node.shape[1]:
+        return False
+    cached = node._memo.get("symmetric")
+    if cached is None:
+        cached = _symmetric(node)
+        node._memo["symmetric"] = cached
+    return bool(cached)
+
+
+def _symmetric(node: Expr) -> bool:
+    if isinstance(node, Symbol):
+        return node.symmetric
+    if isinstance(node, (Delta, Zero, Ones)):
+        return True
+    if isinstance(node, Constant):
+        return bool(np.array_equal(node.value, node.value.T))
+    if isinstance(node, Add):
+        return all(is_symmetric(t) for t in node.terms)
+    if isinstance(node, (Elementwise, Inv, Adj)):
+        return is_symmetric(node.x)
+    if isinstance(node, Einsum):
+        return einsum_node(node.operands, node.indices, node.out[::-1]) is node
+    return False
+
+
 def einsum_node(
     operands: Sequence[Any], indices: Sequence[Sequence[Hashable]], out: Sequence[Hashable]
 ) -> Expr:
@@ -300,16 +329,25 @@ def einsum_node(
         for label in ix:
             counts[label] = counts.get(label, 0) + 1
 
-    def pattern(ix: tuple[Any, ...]) -> tuple[tuple[int, int], ...]:
-        return tuple((0, out_pos[i]) if i in out_pos else (1, counts[i]) for i in ix)
+    symmetric = [len(ix) == 2 and ix[0] != ix[1] and is_symmetric(op) for op, ix in zip(ops, idx)]
 
-    pairs = sorted(zip(ops, idx), key=lambda p: (p[0].uid, pattern(p[1])))
+    def key(item: tuple[Expr, tuple[Any, ...], bool]) -> tuple[Any, ...]:
+        op, ix, sym = item
+        pat = tuple((0, out_pos[i]) if i in out_pos else (1, counts[i]) for i in ix)
+        return (op.uid, tuple(sorted(pat)) if sym else pat)
+
+    triples = sorted(zip(ops, idx, symmetric), key=key)
     renum: dict[Any, int] = dict(out_pos)
-    for _, ix in pairs:
+    for _, ix, _ in triples:
         for label in ix:
             if label not in renum:
                 renum[label] = len(renum)
-    new_idx = tuple(tuple(renum[i] for i in ix) for _, ix in pairs)
+    # a symmetric matrix operand reads the same either way round: orient it ascending
+    new_idx = tuple(
+        tuple(sorted(renum[i] for i in ix)) if sym else tuple(renum[i] for i in ix)
+        for _, ix, sym in triples
+    )
+    pairs = [(op, ix) for op, ix, _ in triples]
     new_out = tuple(range(len(out_t)))
     new_ops = tuple(op for op, _ in pairs)
     node: Einsum = _intern(
@@ -381,6 +419,8 @@ def add(terms: Sequence[Any], coeffs: Sequence[complex] | None = None) -> Expr:
         if t.shape != shape:
             raise ShapeError(f"cannot add shapes {shape} and {t.shape}")
     dtype = _result_dtype(*(t.dtype for t in items))
+    if any(isinstance(c, complex) and c.imag != 0 for c in cs):
+        dtype = np.dtype(np.result_type(dtype, np.complex64))
     merged: dict[int, list[Any]] = {}
     for t, c in zip(items, cs):
         if isinstance(t, Add):
@@ -449,7 +489,8 @@ def elementwise(fn: str, x: Any, param: float | None = None) -> Expr:
         if param == 1.0:
             return xe
         if param == 0.0:
-            return ones(xe.shape, _result_dtype(xe.dtype, floating=True))
+            dt = _result_dtype(xe.dtype, floating=True)
+            return constant(np.ones((), dt)) if xe.shape == () else ones(xe.shape, dt)
     elif param is not None:
         raise InvalidArgumentError(f"{fn} takes no parameter")
     dtype = _result_dtype(xe.dtype, floating=True)
