@@ -33,7 +33,7 @@ from matgrad.expr import (
 __all__ = ["cofactor_adjugate", "reference_evaluate"]
 
 
-def cofactor_adjugate(x: Array) -> Array:
+def cofactor_adjugate(x: Any) -> Array:
     """``adj(X)[j, i] = (−1)^(i+j) det(X without row i and column j)``.
 
     >>> cofactor_adjugate(np.array([[1.0, 2.0], [3.0, 4.0]]))
@@ -48,12 +48,12 @@ def cofactor_adjugate(x: Array) -> Array:
         for j in range(n):
             minor = np.delete(np.delete(x, i, axis=0), j, axis=1)
             out[j, i] = (-1) ** (i + j) * np.linalg.det(minor)
-    return out
+    return np.asarray(out)
 
 
-def _elementwise(fn: str, v: Array, param: float | None) -> Array:
+def _elementwise(fn: str, v: Any, param: float | None) -> Array:
     if fn == "power":
-        return np.asarray(np.power(v, param))
+        return np.asarray(np.power(v, float(param or 0.0)))
     if fn == "sigmoid":
         return np.asarray(1.0 / (1.0 + np.exp(-v)))
     if fn == "abs":
@@ -70,7 +70,7 @@ def reference_evaluate(expr: Expr, bindings: Mapping[str, Any]) -> Array:
     array(2.)
     """
     values = check_bindings(expr.symbols(), dict(bindings))
-    memo: dict[int, Array] = {}
+    memo: dict[int, Any] = {}
     for node in expr.walk():
         v: Any
         if isinstance(node, Symbol):
@@ -96,7 +96,7 @@ def reference_evaluate(expr: Expr, bindings: Mapping[str, Any]) -> Array:
         elif isinstance(node, Reshape):
             v = memo[node.x.uid].reshape(node.shape)
         elif isinstance(node, MatrixFunction):
-            x = memo[node.x.uid]
+            x: Any = memo[node.x.uid]
             if node.kind == "inv":
                 v = np.linalg.inv(x)
             elif node.kind == "det":
@@ -108,4 +108,4 @@ def reference_evaluate(expr: Expr, bindings: Mapping[str, Any]) -> Array:
         else:  # pragma: no cover - the completeness test lists every kind
             raise TypeError(f"reference evaluator has no case for {node.kind}")
         memo[node.uid] = np.asarray(v)
-    return memo[expr.uid]
+    return np.asarray(memo[expr.uid])
