@@ -48,7 +48,7 @@ def E(ops_: list[Expr], idx: list[tuple[int, ...]], out: tuple[int, ...]) -> Exp
 def run_numpy(e: Expr, **values: Any) -> Any:
     """Execute the generated source in a fresh namespace and call the function."""
     namespace: dict[str, Any] = {}
-    exec(compile(to_numpy(e, name="f"), "<to_numpy>", "exec"), namespace)  # noqa: S102
+    exec(compile(to_numpy(e, name="f"), "<to_numpy>", "exec"), namespace)
     return namespace["f"](**values)
 
 
@@ -155,7 +155,10 @@ TEXT_CASES: list[tuple[str, Callable[[], Expr], str]] = [
     ("norm", lambda: ops.norm(X), "sqrt(sum(X ⊙ X))"),
     ("matrix power", lambda: ops.matrix_power(X, 3), "X @ X @ X"),
     ("reshape", lambda: ex.reshape(X, (9,)), "reshape(X, (9,))"),
-    ("sigmoid", lambda: 2 * ops.sigmoid(x) - 1, "2 * sigmoid(x) - ones(3)"),
+    ("sigmoid", lambda: 2 * ops.sigmoid(x) - 1, "2 * sigmoid(x) - 1"),
+    ("ones scaled alone", lambda: 2 * ex.ones((3,)), "2 * ones(3)"),
+    ("ones in a product", lambda: ops.outer(ex.ones((3,)), x) - X, "outer(ones(3), x) - X"),
+    ("ones over a coefficient", lambda: X - ex.ones((3, 3)) / 3, "X - 1 / 3"),
     ("named constant", lambda: ex.constant(np.eye(3), name="K") @ X, "K @ X"),
     (
         "small constant",
@@ -189,6 +192,33 @@ def test_text_of_derivatives() -> None:
     assert to_text(derivative(x @ A @ x, x)) == "A @ x + x @ A"
     assert to_text(derivative(ops.logdet(X), X)) == "inv(X).T"
     assert to_text(derivative(a @ X @ b, X)) == "outer(a, b)"
+
+
+def test_ones_in_a_sum_print_as_the_scalar_one() -> None:
+    """By hand: tanh' = 1 - tanh², and d(W x + b)/db = I, so the gradient of
+    Σ tanh(W x + b) with respect to b is 1 - tanh(W x + b)² (entry by entry), and the
+    Jacobian of tanh(W x + b) is diag of it.  The all-ones vector of the derivative
+    prints as 1 where another term of the sum shows the shape, as ones(4) alone."""
+    from matgrad.diff import derivative
+
+    W, b4 = Matrix("W", (4, 3)), Vector("b", 4)
+    h = ops.tanh(W @ x + b4)
+    g = derivative(ops.sum(h), b4)
+    assert to_text(g) == "1 - tanh(W @ x + b) ** 2"
+    assert to_latex(g) == r"1 - \tanh\left(W x + b\right)^{\circ 2}"
+    assert to_text(derivative(h, b4)) == "diag(1 - tanh(W @ x + b) ** 2)"
+    assert to_latex(-ex.ones((3, 3)) - X) == "-X - 1"
+    assert to_text(ex.ones((4,))) == "ones(4)"
+    rng = np.random.default_rng(5)
+    env = {
+        "W": rng.standard_normal((4, 3)),
+        "x": rng.standard_normal(3),
+        "b": rng.standard_normal(4),
+    }
+    expected = 1 - np.tanh(env["W"] @ env["x"] + env["b"]) ** 2
+    np.testing.assert_allclose(g.evaluate(**env), expected, rtol=1e-12)
+    text_value = eval(to_text(g), {"tanh": np.tanh, **env})
+    np.testing.assert_allclose(text_value, expected, rtol=1e-12)
 
 
 def test_text_is_independent_of_construction_history() -> None:
@@ -406,7 +436,7 @@ def test_numpy_parameter_names() -> None:
     src = to_numpy(odd + kw + np_)
     assert "def f(lambda_, np_, x_):" in src
     namespace: dict[str, Any] = {}
-    exec(src, namespace)  # noqa: S102
+    exec(src, namespace)
     got = namespace["f"](np.ones((2, 2)), np.ones((2, 2)), 2 * np.ones((2, 2)))
     np.testing.assert_array_equal(got, 4 * np.ones((2, 2)))
     t0 = Matrix("t0", (2, 2))
@@ -686,7 +716,7 @@ def test_random_expressions(kind: str, data: st.DataObject, seed: int) -> None:
     expected = reference(env)
     assume(_finite(expected))
     namespace: dict[str, Any] = {}
-    exec(compile(src, "<to_numpy>", "exec"), namespace)  # noqa: S102
+    exec(compile(src, "<to_numpy>", "exec"), namespace)
     params = [s.name for s in e.symbols()]
     got = namespace["f"](*(env[p] for p in params))
     assert _close(got, expected), (text, got, expected)
