@@ -28,6 +28,7 @@ Symmetric variables get the symmetric gradient ``(G + Gᵀ)/2`` on their two axe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -94,8 +95,7 @@ def derivative(
 
 def choose_mode(out_shape: Shape, in_shape: Shape) -> Literal["forward", "reverse"]:
     """Reverse accumulation when the output has at most as many entries as the input."""
-    out_size = _size(out_shape)
-    return "reverse" if out_size <= _size(in_shape) else "forward"
+    return "reverse" if math.prod(out_shape) <= math.prod(in_shape) else "forward"
 
 
 def identity_tensor(shape: Shape, dtype: Any) -> Expr:
@@ -106,13 +106,6 @@ def identity_tensor(shape: Shape, dtype: Any) -> Expr:
     return einsum_node(
         [delta(n, dtype) for n in shape], [(k, r + k) for k in range(r)], tuple(range(2 * r))
     )
-
-
-def _size(shape: Shape) -> int:
-    size = 1
-    for d in shape:
-        size *= d
-    return size
 
 
 def _first_derivative(f: Expr, x: Symbol, mode: Mode) -> Expr:
@@ -151,9 +144,8 @@ def _linear_form(node: Expr, varying: Sequence[bool]) -> tuple[Expr, tuple[Symbo
     return RULES[node.kind](node, diffs), holders
 
 
-def _holder_nodes(linear: Expr, holders: Sequence[Symbol | None]) -> set[int]:
-    """uids of the nodes of ``linear`` that contain a placeholder."""
-    ids = {h.uid for h in holders if h is not None}
+def _holder_nodes(linear: Expr, ids: set[int]) -> set[int]:
+    """uids of the nodes of ``linear`` that contain one of the placeholders ``ids``."""
     found: set[int] = set()
     for node in linear.walk():
         if node.uid in ids or any(c.uid in found for c in node.children):
@@ -167,10 +159,7 @@ def _fresh(count: int) -> tuple[tuple[str, int], ...]:
 
 def _push_forward(linear: Expr, subst: dict[int, Expr], extra: Shape) -> Expr:
     """Apply the linear form to tangents that carry the trailing axes ``extra``."""
-    live: set[int] = set()
-    for node in linear.walk():
-        if node.uid in subst or any(c.uid in live for c in node.children):
-            live.add(node.uid)
+    live = _holder_nodes(linear, set(subst))
     memo: dict[int, Expr] = {}
     for node in linear.walk():
         if node.uid not in live:
@@ -203,8 +192,8 @@ def _pull_back(
 ) -> dict[int, Expr]:
     """Apply the transpose of the linear form to a cotangent of shape
     ``extra + linear.shape``; returns placeholder uid → contribution."""
-    live = _holder_nodes(linear, holders)
     holder_ids = {h.uid for h in holders if h is not None}
+    live = _holder_nodes(linear, holder_ids)
     pending: dict[int, list[Expr]] = {linear.uid: [cotangent]} if linear.uid in live else {}
     result: dict[int, Expr] = {}
     labels = _fresh(len(extra))
