@@ -19,6 +19,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "fuzz",
+    derandomize=False,
     max_examples=2000,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

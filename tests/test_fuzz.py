@@ -1,0 +1,312 @@
+"""Fuzzing: random expressions (matgrad.testing.fuzz) differentiated symbolically,
+first and second order, checked against Richardson-extrapolated numerical
+derivatives; forward and reverse accumulation checked against each other, the
+unsimplified first derivative against the simplified one, and (once the compiled
+evaluator is loaded) the compiled evaluator against the reference one.
+
+The default hypothesis profile runs a small deterministic budget; the long run is
+
+    python -m pytest tests/test_fuzz.py --hypothesis-profile=fuzz -s
+
+which prints how many expressions were checked, skipped and in disagreement.
+``MATGRAD_FUZZ_EXAMPLES=N`` overrides the profile's number of examples.
+With ``MATGRAD_FUZZ_KEEP_GOING=1`` a disagreement is recorded (printed at the
+end, and appended to the file named by ``MATGRAD_FUZZ_LOG`` if set) instead of
+failing the test, so that one run counts them all.  See docs/fuzzing.md.
+
+**Skip rule** (``hypothesis.assume``; counted in the summary): a draw is skipped,
+never judged, when (a) ``f`` is not finite at the drawn values, (b) ``max |f| > 1e6``
+or ``max |∂f| > 1e8`` (badly scaled), (c) ``f`` is not finite at a point of the
+finite-difference stencil, or (d) the numerical witness is unreliable: its own error
+estimate (the last two Richardson levels plus rounding) exceeds 1/100 of the
+tolerance below.  Nothing else is
+skipped: the tolerances are fixed and a draw that passes the rule is judged (a
+non-finite symbolic derivative where the witness is finite is a disagreement).
+
+**Tolerances.**  Symbolic vs numerical: ``max |sym − num| / max(1, max |num|)``
+below ``1e-6`` (as tests/test_rules.py).  Forward vs reverse, simplified vs
+unsimplified, compiled vs reference evaluation: the same measure below ``1e-9``
+(both sides are exact up to rounding).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+
+import matgrad as mg
+from matgrad import expr as E
+from matgrad import numeric
+from matgrad.errors import NonFiniteError
+from matgrad.testing.fuzz import FuzzCase, random_expressions
+from matgrad.testing.reference import reference_evaluate
+
+# Until the compiled evaluator is registered by ``import matgrad``, use the reference one.
+E.HOOKS.setdefault("evaluate", reference_evaluate)
+COMPILED = E.HOOKS["evaluate"] is not reference_evaluate
+
+NUMERIC_TOL = 1e-6
+EXACT_TOL = 1e-9
+WITNESS_TOL = NUMERIC_TOL / 100
+MAX_VALUE = 1e6
+MAX_DERIVATIVE = 1e8
+KEEP_GOING = os.environ.get("MATGRAD_FUZZ_KEEP_GOING", "") not in ("", "0")
+LOG = os.environ.get("MATGRAD_FUZZ_LOG")
+
+
+# ---------------------------------------------------------------------------------------
+# Bookkeeping: a session-wide tally printed at the end of the module
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    checked: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    disagreements: list[tuple[str, str]] = field(default_factory=list)
+    shapes: Counter[str] = field(default_factory=Counter)
+    depth_total: int = 0
+    max_depth: int = 0
+
+
+TALLY = Tally()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_summary(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    t = TALLY
+    distinct = {code.split("\nf = ")[1].split("\n")[0] for _, code in t.disagreements}
+    lines = [
+        "",
+        (f"fuzz summary: {t.checked} expressions checked, {len(t.disagreements)} in "
+         f"disagreement ({len(distinct)} distinct expressions), "
+         f"{sum(t.skipped.values())} draws skipped {dict(t.skipped)}"),
+        (f"  evaluator: {'compiled' if COMPILED else 'reference'}; output shapes "
+         f"{dict(t.shapes)}; mean DAG depth "
+         f"{t.depth_total / max(t.checked, 1):.1f}, max {t.max_depth}"),
+    ]
+    shown: set[str] = set()
+    for what, code in t.disagreements:
+        if code in shown:
+            continue
+        shown.add(code)
+        lines += [f"  DISAGREEMENT {what}", "    " + code.replace("\n", "\n    ")]
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            print("\n".join(lines))
+    else:  # pragma: no cover - pytest without its capture plugin
+        print("\n".join(lines))
+
+
+def skip(reason: str) -> None:
+    TALLY.skipped[reason] += 1
+    assume(False)
+
+
+def disagree(case: FuzzCase, failures: list[str]) -> None:
+    what = "; ".join(failures)
+    TALLY.disagreements.append((what, case.code()))
+    if LOG:
+        with open(LOG, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"what": failures, "code": case.code()}) + "\n")
+    if not KEEP_GOING:
+        pytest.fail("\n".join([*failures, "# reproducer:", case.code()]), pytrace=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------
+
+
+def evaluate(expr: E.Expr, values: dict[str, np.ndarray], *, reference: bool = False) -> Any:
+    names = {s.name for s in expr.symbols()}
+    bound = {k: v for k, v in values.items() if k in names}
+    if reference:
+        return np.asarray(reference_evaluate(expr, bound))
+    return np.asarray(expr.evaluate(**bound))
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    scale = max(1.0, float(np.max(np.abs(b), initial=0.0)))
+    return float(np.max(np.abs(a - b), initial=0.0)) / scale
+
+
+def as_function(expr: E.Expr, values: dict[str, np.ndarray], name: str) -> Callable[..., Any]:
+    def f(v: np.ndarray) -> np.ndarray:
+        return evaluate(expr, {**values, name: v})
+
+    return f
+
+
+def witness(expr: E.Expr, values: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """The Richardson Jacobian of the evaluated ``expr`` in ``name``, or a skip."""
+    try:
+        est = numeric.jacobian(
+            as_function(expr, values, name), values[name], method="richardson",
+            return_error=True,
+        )
+    except NonFiniteError:
+        skip("not finite near the point")
+    assert isinstance(est, numeric.Estimate)
+    scale = max(1.0, float(np.max(np.abs(est.value), initial=0.0)))
+    if float(np.max(est.error, initial=0.0)) > WITNESS_TOL * scale:
+        skip("numerical witness unreliable")
+    return np.asarray(est.value)
+
+
+def compare(what: str, got: np.ndarray, want: np.ndarray, tol: float) -> list[str]:
+    """``[]`` if ``got`` agrees with ``want``, else a one-item list describing how not."""
+    if got.shape != want.shape:
+        return [f"{what}: shape {got.shape} != {want.shape}"]
+    if not np.all(np.isfinite(got)):
+        return [f"{what}: non-finite values"]
+    err = relative_error(got, want)
+    return [] if err < tol else [f"{what}: relative error {err:.3e} (tolerance {tol:.0e})"]
+
+
+def check_case(case: FuzzCase) -> None:
+    f, x = case.expr, case.wrt
+    values = {k: np.asarray(v) for k, v in case.values.items()}
+    with np.errstate(all="ignore"):
+        f0 = evaluate(f, values)
+    if not np.all(np.isfinite(f0)):
+        skip("f not finite")
+    if float(np.max(np.abs(f0), initial=0.0)) > MAX_VALUE:
+        skip("f badly scaled")
+
+    d1 = mg.derivative(f, x)
+    assert d1.shape == f.shape + x.shape
+    with np.errstate(all="ignore"):
+        e1 = evaluate(d1, values)
+    if np.all(np.isfinite(e1)) and float(np.max(np.abs(e1), initial=0.0)) > MAX_DERIVATIVE:
+        skip("derivative badly scaled")
+    n1 = witness(f, values, x.name)
+    d2 = mg.derivative(f, x, order=2)
+    assert d2.shape == f.shape + x.shape + x.shape
+    n2 = witness(d1, values, x.name) if np.all(np.isfinite(e1)) else None
+
+    TALLY.checked += 1
+    TALLY.shapes[str(f.shape)] += 1
+    TALLY.depth_total += case.depth
+    TALLY.max_depth = max(TALLY.max_depth, case.depth)
+
+    name = f"d/d{x.name}"
+    failures = compare(f"{name} (auto) vs numerical", e1, n1, NUMERIC_TOL)
+    if n2 is not None:
+        failures += compare(f"d2/d{x.name}2 (auto) vs numerical", evaluate(d2, values), n2,
+                            NUMERIC_TOL)
+
+    for order in (1, 2):
+        fwd = evaluate(mg.derivative(f, x, order=order, mode="forward"), values)
+        rev = evaluate(mg.derivative(f, x, order=order, mode="reverse"), values)
+        failures += compare(f"order {order}: forward vs reverse", fwd, rev, EXACT_TOL)
+
+    raw = evaluate(mg.derivative(f, x, simplify=False), values)
+    failures += compare(f"{name}: simplified vs unsimplified", e1, raw, EXACT_TOL)
+
+    if COMPILED:
+        for label, expr in (("f", f), (name, d1), (f"d2/d{x.name}2", d2)):
+            failures += compare(f"{label}: compiled vs reference evaluator",
+                                evaluate(expr, values), evaluate(expr, values, reference=True),
+                                EXACT_TOL)
+    if failures:
+        disagree(case, failures)
+
+
+# ---------------------------------------------------------------------------------------
+# The fuzz test
+# ---------------------------------------------------------------------------------------
+
+
+EXAMPLES = os.environ.get("MATGRAD_FUZZ_EXAMPLES")
+
+
+@settings(max_examples=int(EXAMPLES) if EXAMPLES else settings().max_examples)
+@given(case=random_expressions())
+def test_random_expression_derivatives(case: FuzzCase) -> None:
+    check_case(case)
+
+
+def test_generator_covers_every_operation() -> None:
+    """Each operation of the generator occurs in a modest number of draws."""
+    seen: set[str] = set()
+    names = {
+        "mg.trace(": "trace", "mg.inv(": "inv", "mg.det(": "det", "mg.logdet(": "logdet",
+        "mg.solve(": "solve", "mg.kron(": "kron", "mg.outer(": "outer", "mg.diag(": "diag",
+        "mg.exp(": "exp", "mg.log(": "log", "mg.sqrt(": "sqrt", "mg.abs(": "abs",
+        "mg.norm(": "norm", "mg.hadamard(": "hadamard", "mg.matrix_power(": "matrix_power",
+        "mg.sum(": "sum", "mg.mean(": "mean", " @ ": "matmul", ".T": "transpose",
+        "mg.sin(": "sin", "mg.cos(": "cos", "mg.tanh(": "tanh", "mg.sigmoid(": "sigmoid",
+        " ** ": "power", "mg.power(": "real power", " / ": "divide", "delta(": "identity",
+        "mg.constant(": "constant", "reshape(": "reshape", "mg.adj(": "adj",
+    }
+
+    @settings(max_examples=400, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=random_expressions())
+    def collect(case: FuzzCase) -> None:
+        seen.update(op for key, op in names.items() if key in case.source)
+
+    collect()
+    assert set(names.values()) <= seen, f"never generated: {set(names.values()) - seen}"
+
+
+# ---------------------------------------------------------------------------------------
+# Regression tests for bugs the fuzzer found
+#
+# simplify._eliminate_deltas turned a factor δ(a, a) into the size n even when the index a
+# was an output index or occurred in another factor (δ(a, a) = 1 entrywise; it is n only
+# when a is summed and occurs nowhere else).  Found by this fuzzer; fixed in 75cd301.
+# ---------------------------------------------------------------------------------------
+
+
+def test_simplify_diag_of_diag_is_identity() -> None:
+    x = mg.Vector("x", 3)
+    x0 = np.array([1.0, 2.0, 3.0])
+    f = mg.diag(mg.diag(x))
+    np.testing.assert_allclose(evaluate(f, {"x": x0}), x0)
+    np.testing.assert_allclose(evaluate(mg.simplify(f), {"x": x0}), x0)  # was 3 x
+
+
+def test_simplify_sum_of_diag_of_diag() -> None:
+    y = mg.Vector("y", 3)
+    y0 = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(evaluate(mg.simplify(mg.sum(mg.diag(mg.diag(y)))), {"y": y0}),
+                               6.0)  # was 18
+
+
+def test_gradient_of_sum_of_squared_diagonal_matrix() -> None:
+    y = mg.Vector("y", 3)
+    y0 = np.array([1.0, 2.0, 3.0])
+    grad = mg.derivative(mg.sum(mg.diag(y) ** 2), y)  # auto: reverse, through diag's adjoint
+    np.testing.assert_allclose(evaluate(grad, {"y": y0}), 2 * y0)  # was 6 y
+
+
+def test_reverse_jacobian_of_squared_diagonal_matrix() -> None:
+    y = mg.Vector("y", 2)
+    values = {"y": np.array([-1.4, 0.7])}
+    forward = mg.derivative(mg.diag(y) ** 2, y, mode="forward")
+    reverse = mg.derivative(mg.diag(y) ** 2, y, mode="reverse")
+    np.testing.assert_allclose(evaluate(reverse, values), evaluate(forward, values))  # was 2x
+
+
+def test_fuzz_found_second_derivative_through_solve() -> None:
+    """As the fuzzer found it (shrunk by hand); was wrong in auto (reverse) mode only."""
+    A = mg.Matrix("A", (2, 2))
+    X = mg.Matrix("X", (2, 2))
+    f = mg.exp(mg.diag(mg.solve(2 * mg.expr.delta(2) + 0.5 * mg.tanh(A), mg.diag(X))))
+    values = {"A": np.array([[-0.85, 0.0], [0.0, 0.0]]), "X": np.array([[-0.44, 0.0], [0.0, 0.25]])}
+    d1 = mg.derivative(f, A)
+    numerical = numeric.jacobian(as_function(d1, values, "A"), values["A"], method="richardson")
+    np.testing.assert_allclose(evaluate(mg.derivative(f, A, order=2), values), numerical,
+                               atol=1e-8)
