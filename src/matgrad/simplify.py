@@ -306,8 +306,8 @@ def _fold(node: Expr) -> Expr:
 
 def _fold_add_constants(node: Add) -> Expr:
     consts = [(t, c) for t, c in zip(node.terms, node.coeffs) if isinstance(t, Constant)]
-    if len(consts) < 2:
-        return node
+    if not consts or (len(consts) == 1 and consts[0][1] == 1):
+        return node  # normal form: at most one constant term, with coefficient 1
     total = np.sum([np.multiply(c, t.value) for t, c in consts], axis=0)
     rest = [(t, c) for t, c in zip(node.terms, node.coeffs) if not isinstance(t, Constant)]
     return add([constant(total), *(t for t, _ in rest)], [1, *(c for _, c in rest)])
