@@ -563,3 +563,18 @@ def test_sums_of_large_terms_accumulate_in_place_safely() -> None:
     eye = np.eye(k)
     expected = np.einsum("bd,ca->abcd", eye, R0) + np.einsum("ad,cb->abcd", eye, R0)
     close(compile(J)(R0), expected)
+
+
+def test_several_expressions_compile_into_one_plan() -> None:
+    X, A = Matrix("X", (3, 3)), Matrix("A", (3, 3))
+    g = compile([ops.trace(X.T @ A @ X), X.T @ A @ X, A], [X, A])
+    X0, A0 = rng_of(13).standard_normal((3, 3)), rng_of(14).standard_normal((3, 3))
+    value, product, same = g(X0, A0)
+    close(value, np.trace(X0.T @ A0 @ X0))
+    close(product, X0.T @ A0 @ X0)
+    close(same, A0)
+    assert same is not A0  # results never alias inputs
+    assert g.largest == 9 and "results:" in g.explain()
+    assert compile(X @ A, [X, A], max_elements=9).largest == 9
+    with pytest.raises(InvalidArgumentError, match="sequence"):
+        compile([])

@@ -142,3 +142,35 @@ def test_bad_input() -> None:
         mg.grad(lambda x: x)("text")
     with pytest.raises(TypeError, match="not supported"):
         mg.grad(lambda x: np.sum(np.cumsum(x)))(np.ones(3))
+
+
+def test_hvp_of_a_quadratic_and_of_a_network_loss() -> None:
+    from matgrad.transforms import hvp
+
+    A0 = np.array([[2.0, 1.0], [0.5, 3.0]])
+    x0, v0 = np.array([1.0, -2.0]), np.array([0.3, 0.7])
+    np.testing.assert_allclose(hvp(lambda x: x @ A0 @ x, (x0,), (v0,)), (A0 + A0.T) @ v0)
+    W1, b1 = np.array([[0.5, -1.0], [1.5, 0.2]]), np.array([0.1, -0.3])
+    W2, x = np.array([[1.0, 2.0]]), np.array([0.4, -0.6])
+
+    def loss(W: Any) -> Any:
+        return small_network(W, b1, W2, x)
+
+    H = mg.hessian(loss)(W1)  # shape (2, 2, 2, 2)
+    V = np.array([[1.0, 0.0], [0.5, -1.0]])
+    np.testing.assert_allclose(
+        hvp(loss, (W1,), (V,)), np.einsum("ijkl,kl->ij", H, V), rtol=1e-10, atol=1e-12
+    )
+    with pytest.raises(InvalidArgumentError, match="tangents"):
+        hvp(loss, (W1,), ())
+
+
+def test_value_and_grad_share_one_plan() -> None:
+    A0 = np.array([[1.0, 2.0], [3.0, 4.0]])
+    vg = mg.value_and_grad(lambda X, B: np.trace(X.T @ A0 @ B), argnums=(0, 1))
+    X0, B0 = np.eye(2), np.ones((2, 2))
+    value, (gX, gB) = vg(X0, B0)
+    np.testing.assert_allclose(value, np.trace(X0.T @ A0 @ B0))
+    np.testing.assert_allclose(gX, A0 @ B0)
+    np.testing.assert_allclose(gB, A0.T @ X0)
+    assert len(vg._cache) == 1  # type: ignore[attr-defined]

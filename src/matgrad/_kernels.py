@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import opt_einsum
-from numpy.lib.stride_tricks import as_strided
 
 from matgrad._types import Shape
 
@@ -53,6 +52,14 @@ def make_contraction(subscripts: str, shapes: Sequence[Shape]) -> tuple[Kernel, 
             if perm is None:
                 return (lambda x: x), "identity", False
             return (lambda x: x.transpose(perm)), "transpose", False
+        if len(set(a)) == len(a) and set(out) <= set(a):
+            # a sum over some axes (then a transposition): ndarray.sum
+            axes = tuple(k for k, ch in enumerate(a) if ch not in out)
+            kept = "".join(ch for ch in a if ch in out)
+            after = _permutation(kept, out)
+            if after is None:
+                return (lambda x: x.sum(axis=axes)), "sum", True
+            return (lambda x: x.sum(axis=axes).transpose(after)), "sum", True
         # A reduction makes a new array; otherwise einsum may return a (diagonal) view.
         fresh = any(c not in out for c in a)
         return (lambda x: np.einsum(subscripts, x)), "einsum", fresh
@@ -70,18 +77,44 @@ def _binary_contraction(
         return None  # a diagonal inside an operand: einsum
     if a == b == out:
         return np.multiply, "multiply", True
-    shared = [c for c in a if c in b]
-    if any(c in out for c in shared) or any(c not in out for c in a + b if c not in shared):
-        return None  # batch indices, or an index summed within one operand: einsum
+    alone_a = tuple(k for k, c in enumerate(a) if c not in out and c not in b)
+    alone_b = tuple(k for k, c in enumerate(b) if c not in out and c not in a)
+    if alone_a or alone_b:
+        # an index summed within one operand: sum it out first, then contract
+        ra = "".join(c for k, c in enumerate(a) if k not in alone_a)
+        rb = "".join(c for k, c in enumerate(b) if k not in alone_b)
+        inner = _binary_contraction(
+            ra, rb, out,
+            tuple(d for k, d in enumerate(sa) if k not in alone_a),
+            tuple(d for k, d in enumerate(sb) if k not in alone_b),
+        )
+        if inner is None:
+            return None
+        kernel, method, _ = inner
+
+        def reduced(x: Any, y: Any) -> Any:
+            if alone_a:
+                x = x.sum(axis=alone_a)
+            if alone_b:
+                y = y.sum(axis=alone_b)
+            return kernel(x, y)
+
+        return reduced, f"sum+{method}", True
     size = dict(zip(a, sa)) | dict(zip(b, sb))
-    fa = "".join(c for c in a if c not in shared)
-    fb = "".join(c for c in b if c not in shared)
+    summed = "".join(c for c in a if c in b and c not in out)
+    if not summed:
+        return _broadcast_product(a, b, out, size), "multiply", True
+    batch = "".join(c for c in out if c in a and c in b)
+    if batch:
+        return _batched_product(a, b, out, batch, summed, size), "batched-gemm", True
+    return _gemm(a, b, out, summed, size), "gemm", True
+
+
+def _gemm(a: str, b: str, out: str, con: str, size: dict[str, int]) -> Kernel:
+    """Two operands, no batch index: one matrix product of reshaped operands."""
+    fa = "".join(c for c in a if c not in con)
+    fb = "".join(c for c in b if c not in con)
     final = _permutation(fa + fb, out)
-    if not shared:
-        if final is None:
-            return np.multiply.outer, "outer", True
-        return (lambda x, y: np.multiply.outer(x, y).transpose(final)), "outer", True
-    con = "".join(shared)
     k = math.prod(size[c] for c in con)
     pa = _permutation(a, fa + con)
     pb = _permutation(b, con + fb)
@@ -93,6 +126,16 @@ def _binary_contraction(
     ro: Shape | None = tuple(size[c] for c in fa + fb)
     if len(fa) <= 1 and len(fb) <= 1:
         ro = None if fa or fb else ()
+    if ra is None and rb is None and ro is None and final is None:
+        # the common matrix cases: no Python-level reshaping at all
+        if pa is None and pb is None:
+            return np.matmul
+        if pa is not None and pb is None and len(a) == 2:
+            return lambda x, y: x.T @ y
+        if pa is None and pb is not None and len(b) == 2:
+            return lambda x, y: x @ y.T
+        if pa is not None and pb is not None and len(a) == 2 and len(b) == 2:
+            return lambda x, y: x.T @ y.T
 
     def gemm(x: Any, y: Any) -> Any:
         if pa is not None:
@@ -110,7 +153,75 @@ def _binary_contraction(
             r = r.transpose(final)
         return r
 
-    return gemm, "gemm", True
+    return gemm
+
+
+def _batched_product(
+    a: str, b: str, out: str, batch: str, con: str, size: dict[str, int]
+) -> Kernel:
+    """Two operands sharing batch indices: one stacked matrix product (``matmul``
+    over the leading batch axis)."""
+    fa = "".join(c for c in a if c not in batch and c not in con)
+    fb = "".join(c for c in b if c not in batch and c not in con)
+    pa = _permutation(a, batch + fa + con)
+    pb = _permutation(b, batch + con + fb)
+
+    def dims(labels: str) -> int:
+        return math.prod(size[c] for c in labels)
+
+    ra = (dims(batch), dims(fa), dims(con))
+    rb = (dims(batch), dims(con), dims(fb))
+    ro = tuple(size[c] for c in batch + fa + fb)
+    final = _permutation(batch + fa + fb, out)
+
+    def batched(x: Any, y: Any) -> Any:
+        if pa is not None:
+            x = x.transpose(pa)
+        if pb is not None:
+            y = y.transpose(pb)
+        r = np.matmul(x.reshape(ra), y.reshape(rb)).reshape(ro)
+        return r if final is None else r.transpose(final)
+
+    return batched
+
+
+def _broadcast_product(a: str, b: str, out: str, size: dict[str, int]) -> Kernel:
+    """Two operands, nothing summed: one broadcast ``numpy.multiply``.
+
+    An outer product (a result much larger than either operand) is written in
+    the output's order, so the result is C-contiguous; a scaling (the result no
+    larger than twice the bigger operand: rows scaled by a vector, say) follows
+    the bigger operand's order, reading it contiguously, and the result is a
+    transposed view where the output order differs."""
+    sa, sb = math.prod(size[c] for c in a), math.prod(size[c] for c in b)
+    big = a if sa >= sb else b
+    if math.prod(size[c] for c in out) > 2 * max(sa, sb):
+        order = out
+    else:
+        order = big + "".join(c for c in out if c not in big)
+
+    def aligned(term: str) -> tuple[tuple[int, ...] | None, Shape | None]:
+        ordered = "".join(sorted(term, key=order.index))
+        shape = tuple(size[c] if c in term else 1 for c in order)
+        return _permutation(term, ordered), (None if ordered == order else shape)
+
+    pa, ra = aligned(a)
+    pb, rb = aligned(b)
+    final = _permutation(order, out)
+
+    def product(x: Any, y: Any) -> Any:
+        if pa is not None:
+            x = x.transpose(pa)
+        if ra is not None:
+            x = x.reshape(ra)
+        if pb is not None:
+            y = y.transpose(pb)
+        if rb is not None:
+            y = y.reshape(rb)
+        r = np.multiply(x, y)
+        return r if final is None else r.transpose(final)
+
+    return product
 
 
 @dataclass(frozen=True)
@@ -129,21 +240,80 @@ class Pairwise:
 
 @dataclass(frozen=True)
 class Contraction:
-    """A planned einsum: the cached opt_einsum expression, its path, and one kernel
-    per pairwise contraction (positions as in opt_einsum's contraction list)."""
+    """A planned einsum: its path (as opt_einsum gives it), flop count, largest
+    intermediate, and one kernel per pairwise contraction (positions as in
+    opt_einsum's contraction list)."""
 
-    expression: Any  # opt_einsum.ContractExpression
     path: tuple[tuple[int, ...], ...]
     cost: int
     largest: int
     pairs: tuple[Pairwise, ...]
 
 
+_PATH_ALGORITHMS = ("auto", "greedy")
+_ENUMERATE_UP_TO = 3
+"""Einsums with at most this many operands have every contraction order considered."""
+
+Path = tuple[tuple[int, ...], ...]
+
+
+def _orders(n: int) -> list[Path]:
+    """Every pairwise contraction order of ``n`` operands (opt_einsum's convention:
+    the pair is removed, the result appended)."""
+    if n <= 1:
+        return [((0,),)] if n == 1 else [()]
+    if n == 2:
+        return [((0, 1),)]
+    orders: list[Path] = []
+    for i in range(n):
+        for j in range(i + 1, n):
+            orders.extend(((i, j), *rest) for rest in _orders(n - 1))
+    return orders
+
+
+@functools.lru_cache(maxsize=4096)
+def flop_estimate(subscripts: str, shapes: tuple[Shape, ...]) -> int:
+    """opt_einsum's flop count along its greedy order: a quick estimate for
+    choosing between rewrites (the order itself is chosen later)."""
+    _, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize="greedy")
+    return int(info.opt_cost)
+
+
 @functools.lru_cache(maxsize=1024)
-def contraction(subscripts: str, shapes: tuple[Shape, ...]) -> Contraction:
-    """The contraction of ``subscripts`` over ``shapes``: path found once per key."""
-    path, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True)
-    expression = opt_einsum.contract_expression(subscripts, *shapes, optimize=path)
+def candidate_paths(subscripts: str, shapes: tuple[Shape, ...]) -> tuple[Path, ...]:
+    """Contraction orders worth considering, cheapest by flop count first.
+
+    No single opt_einsum algorithm is best: ``"optimal"`` (what ``"auto"`` runs for
+    few operands) misses the cheap path of ``Xᵀ diag(u) diag(v) X``, contracting
+    the two matrices first into an ``(n, N, n)`` intermediate, while ``"greedy"``
+    scales the rows first.  Both are candidates; for up to
+    :data:`_ENUMERATE_UP_TO` operands every order is, so that the planner can
+    prefer one whose intermediates another einsum of the plan already computes."""
+    found: dict[Path, tuple[int, int]] = {}
+    n = len(shapes)
+    paths: list[Any] = []
+    for algorithm in _PATH_ALGORITHMS:
+        path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=algorithm)
+        paths.append(path)
+    if 3 <= n <= _ENUMERATE_UP_TO:
+        paths.extend(_orders(n))
+    for path in paths:
+        key = tuple(tuple(p) for p in path)
+        if key not in found:
+            _, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=list(key))
+            found[key] = (int(info.opt_cost), int(info.largest_intermediate))
+    return tuple(sorted(found, key=lambda p: found[p]))
+
+
+@functools.lru_cache(maxsize=4096)
+def contraction(
+    subscripts: str, shapes: tuple[Shape, ...], path: Path | None = None
+) -> Contraction:
+    """The contraction of ``subscripts`` over ``shapes`` along ``path`` (default: the
+    cheapest of :func:`candidate_paths`), planned once per key."""
+    if path is None:
+        path = candidate_paths(subscripts, shapes)[0]
+    _, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=list(path))
     lhs, _ = subscripts.split("->")
     sizes: dict[str, int] = {}
     terms = lhs.split(",")
@@ -163,8 +333,7 @@ def contraction(subscripts: str, shapes: tuple[Shape, ...]) -> Contraction:
         )
         current.append((out, out_shape))
     return Contraction(
-        expression,
-        tuple(tuple(p) for p in path),
+        path,
         int(info.opt_cost),
         int(info.largest_intermediate),
         tuple(pairs),
@@ -177,7 +346,7 @@ def contraction(subscripts: str, shapes: tuple[Shape, ...]) -> Contraction:
 
 
 def make_expand(
-    factor: int,
+    factor: complex,
     core_shape: Shape,
     view_shape: Shape,
     out_shape: Shape,
@@ -200,11 +369,98 @@ def make_expand(
             return c if c.shape == out_shape else np.broadcast_to(c, out_shape)
         z = np.zeros(out_shape, dtype=c.dtype)
         isz = z.itemsize
-        view = as_strided(z, view_shape, tuple(s * isz for s in view_strides))
-        view[...] = c
+        _view(z, view_shape, tuple(s * isz for s in view_strides))[...] = c
         return z
 
     return expand
+
+
+@dataclass(frozen=True)
+class Part:
+    """One term of a sum written into a shared buffer: ``coeff`` times the term's
+    core, reshaped to ``core_shape``, added through the diagonal view
+    ``(view_shape, view_strides)`` (element strides; ``None``: the whole buffer,
+    with broadcasting)."""
+
+    coeff: complex
+    core_shape: Shape
+    view_shape: Shape
+    view_strides: tuple[int, ...] | None
+
+
+def make_accumulate(out_shape: Shape, parts: Sequence[Part]) -> Kernel:
+    """``Σ coeffₖ termₖ`` into one new buffer of zeros: terms with surviving deltas
+    are strided writes into diagonal views of it, other terms are added whole.
+    One allocation, and each term touches only its own entries."""
+
+    def accumulate(*cores: Any) -> Any:
+        z = np.zeros(out_shape, dtype=np.result_type(*cores, *(p.coeff for p in parts)))
+        isz = z.itemsize
+        first = True
+        for part, core in zip(parts, cores):
+            c = np.reshape(core, part.core_shape)
+            if part.view_strides is None:
+                view = z
+            else:
+                view = _view(z, part.view_shape, tuple(s * isz for s in part.view_strides))
+            if first:  # the buffer is all zeros: write, do not read
+                first = False
+                if part.coeff == 1:
+                    view[...] = c
+                else:
+                    np.multiply(c, part.coeff, out=view)
+            elif part.coeff == 1:
+                view += c
+            elif part.coeff == -1:
+                view -= c
+            else:
+                view += c * part.coeff
+        return z
+
+    return accumulate
+
+
+def make_gram(rows: bool) -> Kernel:
+    """``Xᵀ diag(w) X`` (``X diag(w) Xᵀ`` if ``rows``), a symmetric matrix.  For
+    real ``X`` and ``w ≥ 0`` it is ``Zᵀ Z`` with ``Z = diag(√w) X``: NumPy hands
+    ``Zᵀ @ Z`` to BLAS as a symmetric rank-k update (half the flops of a matrix
+    product); otherwise the weights scale one side of a product."""
+
+    def gram(x: Any, w: Any) -> Any:
+        if rows:
+            x = x.T
+        if not np.iscomplexobj(x) and not np.iscomplexobj(w) and np.all(w >= 0):
+            z = x * np.sqrt(w)[:, None]
+            return z.T @ z
+        return x.T @ (x * w[:, None])
+
+    return gram
+
+
+def make_scale(coeff: complex) -> Kernel:
+    """``coeff · x`` (a coefficient moved onto the smallest operand of a product)."""
+    if coeff == -1:
+        return np.negative
+    return lambda x: x * coeff
+
+
+def canonical_subscripts(subscripts: str) -> str:
+    """Subscripts with letters renamed in order of first appearance, so that the
+    same contraction written with other letters has the same key."""
+    names: dict[str, str] = {}
+    chars = []
+    for ch in subscripts:
+        if ch in ",->":
+            chars.append(ch)
+        else:
+            chars.append(names.setdefault(ch, opt_einsum.get_symbol(len(names))))
+    return "".join(chars)
+
+
+def _view(z: Any, shape: Shape, strides: tuple[int, ...]) -> Any:
+    """A writable strided view of the C-contiguous array ``z`` (byte strides), for
+    diagonals; ``numpy.ndarray`` directly, ten times cheaper than ``as_strided``."""
+    return np.ndarray(shape, z.dtype, z, 0, strides)
 
 
 def c_strides(shape: Shape) -> tuple[int, ...]:
@@ -277,13 +533,21 @@ def sigmoid(x: Any) -> Any:
 
 def make_power(p: float) -> Kernel:
     """``x ** p`` entry by entry; ``0 ** p`` for ``p < 0`` is ``inf`` (NumPy warns),
-    a negative base with a non-integer ``p`` gives ``nan``."""
+    a negative base with a non-integer ``p`` gives ``nan``.  Small integer powers
+    are products (``x⁻²`` is ``1 / (x·x)``), several times faster than ``pow``
+    and within two roundings of it."""
     if p == 2.0:
         return np.square
     if p == 0.5:
         return np.sqrt
     if p == -1.0:
         return lambda x: 1 / x
+    if p == 3.0:
+        return lambda x: x * x * x
+    if p == -2.0:
+        return lambda x: 1 / (x * x)
+    if p == -0.5:
+        return lambda x: 1 / np.sqrt(x)
     return lambda x: np.power(x, p)
 
 

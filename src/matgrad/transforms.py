@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 
 from matgrad._types import Array
-from matgrad.compiler import Compiled, compile
+from matgrad.compiler import CompiledTuple, compile
 from matgrad.diff import derivative, jvp_expr, vjp_expr
 from matgrad.errors import InvalidArgumentError, NotCallableError, ShapeError
-from matgrad.expr import Expr, Symbol, as_expr, symbol
+from matgrad.expr import Expr, Symbol, as_expr, constant, symbol
 from matgrad.simplify import simplify
 
-__all__ = ["grad", "jacobian", "hessian", "jvp", "vjp", "value_and_grad"]
+__all__ = ["grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "value_and_grad"]
 
 Argnums = int | Sequence[int]
 _CACHE_SIZE = 16
@@ -51,7 +51,12 @@ def _normalize_argnums(argnums: Argnums, nargs: int) -> tuple[tuple[int, ...], b
     return tuple(a % nargs for a in nums), single
 
 
+_PLAIN = frozenset(np.dtype(t) for t in (np.float64, np.float32, np.complex128, np.complex64))
+
+
 def _as_array(value: Any, position: int) -> Array:
+    if type(value) is np.ndarray and value.dtype in _PLAIN:
+        return value
     arr = np.asarray(value)
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise InvalidArgumentError(
@@ -62,14 +67,26 @@ def _as_array(value: Any, position: int) -> Array:
     return arr
 
 
+_SYMBOLS: dict[tuple[str, Any, Any], Symbol] = {}
+
+
+def _symbol(name: str, shape: tuple[int, ...], dtype: Any) -> Symbol:
+    """The symbol standing for an argument (kept, so tracing does not rebuild it)."""
+    key = (name, shape, dtype)
+    sym = _SYMBOLS.get(key)
+    if sym is None:
+        sym = symbol(name, shape, dtype=dtype)
+        if len(_SYMBOLS) < 4096:
+            _SYMBOLS[key] = sym
+    return sym
+
+
 class _Traced:
     """One call's trace: the argument symbols and the output expression."""
 
     def __init__(self, fun: Callable[..., Any], args: Sequence[Any], what: str) -> None:
         self.values = [_as_array(a, k) for k, a in enumerate(args)]
-        self.symbols = [
-            symbol(f"arg{k}", v.shape, dtype=v.dtype) for k, v in enumerate(self.values)
-        ]
+        self.symbols = [_symbol(f"arg{k}", v.shape, v.dtype) for k, v in enumerate(self.values)]
         out = fun(*self.symbols)
         out_expr = out if isinstance(out, Expr) else None
         if out_expr is None:
@@ -93,6 +110,7 @@ class _Transform:
         self.argnums = argnums
         self.what = what
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._argnums: dict[int, tuple[tuple[int, ...], bool]] = {}
         self.__wrapped__ = fun
         self.__doc__ = getattr(fun, "__doc__", None)
 
@@ -110,13 +128,17 @@ class _Transform:
     def _trace(self, args: Sequence[Any]) -> tuple[_Traced, tuple[int, ...], bool]:
         if not args:
             raise InvalidArgumentError(f"{self.what}: the function needs at least one argument")
+        nums = self._argnums.get(len(args))
+        if nums is None:
+            nums = self._argnums[len(args)] = _normalize_argnums(self.argnums, len(args))
         traced = _Traced(self.fun, args, self.what)
-        nums, single = _normalize_argnums(self.argnums, len(args))
-        return traced, nums, single
+        return traced, nums[0], nums[1]
 
 
-def _compile_all(exprs: Sequence[Expr], symbols: Sequence[Symbol]) -> list[Compiled]:
-    return [compile(e, list(symbols)) for e in exprs]
+def _compile_all(exprs: Sequence[Expr], symbols: Sequence[Symbol]) -> CompiledTuple:
+    """The expressions planned together: shared work (the forward pass of a
+    network, say) is done once per call for all of them."""
+    return compile(list(exprs), list(symbols))
 
 
 class _DerivativeTransform(_Transform):
@@ -138,12 +160,12 @@ class _DerivativeTransform(_Transform):
                 "use mg.jacobian for vector- or matrix-valued functions"
             )
 
-        def build() -> list[Compiled]:
+        def build() -> CompiledTuple:
             derivs = [derivative(out, traced.symbols[k], order=self.order) for k in nums]
             return _compile_all(derivs, traced.symbols)
 
         compiled = self._cached((out, nums), build)
-        results = tuple(c(*traced.values) for c in compiled)
+        results = compiled(*traced.values)
         return results[0] if single else results
 
 
@@ -190,12 +212,12 @@ class _ValueAndGrad(_Transform):
                 f"value_and_grad needs a scalar-valued function, but it returned shape {out.shape}"
             )
 
-        def build() -> list[Compiled]:
+        def build() -> CompiledTuple:
             exprs = [simplify(out), *(derivative(out, traced.symbols[k]) for k in nums)]
             return _compile_all(exprs, traced.symbols)
 
         compiled = self._cached((out, nums), build)
-        values = [c(*traced.values) for c in compiled]
+        values = compiled(*traced.values)
         grads = tuple(values[1:])
         return values[0], grads[0] if single else grads
 
@@ -205,11 +227,40 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..
     return _ValueAndGrad(fun, argnums, "value_and_grad")
 
 
+_PLANS: OrderedDict[tuple[Any, ...], CompiledTuple] = OrderedDict()
+"""Compiled ``jvp``/``vjp``/``hvp`` plans keyed by the traced expression (as the
+transforms' caches are), shared by all functions."""
+
+
+def _plan(key: tuple[Any, ...], build: Callable[[], CompiledTuple]) -> CompiledTuple:
+    hit = _PLANS.get(key)
+    if hit is not None:
+        _PLANS.move_to_end(key)
+        return hit
+    plan = _PLANS[key] = build()
+    if len(_PLANS) > 4 * _CACHE_SIZE:
+        _PLANS.popitem(last=False)
+    return plan
+
+
+def _tangents(traced: _Traced, tangents: Sequence[Any], what: str) -> list[Array]:
+    if len(traced.values) != len(tangents):
+        raise InvalidArgumentError(
+            f"{what}: {len(traced.values)} primals but {len(tangents)} tangents"
+        )
+    tvals = [_as_array(t, k) for k, t in enumerate(tangents)]
+    for k, (p, t) in enumerate(zip(traced.values, tvals)):
+        if p.shape != t.shape:
+            raise ShapeError(f"{what}: tangent {k} has shape {t.shape}, primal has {p.shape}")
+    return tvals
+
+
 def jvp(
     fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
 ) -> tuple[Array, Array]:
     """``(f(primals), J · tangents)`` — the directional derivative, as ``jax.jvp``,
-    computed symbolically without forming the Jacobian.
+    computed symbolically without forming the Jacobian (forward accumulation of
+    the tangents: no intermediate has more entries than the function's own).
 
     >>> import numpy as np, matgrad as mg
     >>> out, d = mg.jvp(lambda x: x * x, (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
@@ -219,20 +270,54 @@ def jvp(
     if not callable(fun):
         raise NotCallableError(f"jvp needs a callable, got {type(fun).__name__}")
     if len(primals) != len(tangents):
-        raise InvalidArgumentError(
-            f"jvp: {len(primals)} primals but {len(tangents)} tangents"
-        )
+        raise InvalidArgumentError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     traced = _Traced(fun, primals, "jvp")
-    tvals = [_as_array(t, k) for k, t in enumerate(tangents)]
-    for k, (p, t) in enumerate(zip(traced.values, tvals)):
-        if p.shape != t.shape:
-            raise ShapeError(f"jvp: tangent {k} has shape {t.shape}, primal has {p.shape}")
-    tsyms = [symbol(f"tangent{k}", t.shape, dtype=t.dtype) for k, t in enumerate(tvals)]
-    direction = jvp_expr(traced.out, dict(zip(traced.symbols, tsyms)))
-    everything = [*traced.symbols, *tsyms]
-    value_fn, deriv_fn = _compile_all([simplify(traced.out), direction], everything)
-    values = [*traced.values, *tvals]
-    return value_fn(*values), deriv_fn(*values)
+    tvals = _tangents(traced, tangents, "jvp")
+    tsyms = [_symbol(f"tangent{k}", t.shape, t.dtype) for k, t in enumerate(tvals)]
+
+    def build() -> CompiledTuple:
+        direction = jvp_expr(traced.out, dict(zip(traced.symbols, tsyms)))
+        return _compile_all([simplify(traced.out), direction], [*traced.symbols, *tsyms])
+
+    value, derivative_value = _plan(("jvp", traced.out, *tsyms), build)(
+        *traced.values, *tvals
+    )
+    return value, derivative_value
+
+
+def hvp(
+    fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
+) -> Array | tuple[Array, ...]:
+    """The Hessian-vector product ``H · v`` of a scalar-valued function, never
+    forming the Hessian: the directional derivative of the gradient (forward over
+    reverse), ``Σⱼ ∂²f/∂xₖ∂xⱼ [vⱼ]`` for each primal ``xₖ``.  One primal gives one
+    array of its shape; several give a tuple.
+
+    >>> import numpy as np, matgrad as mg
+    >>> A0 = np.array([[2.0, 1.0], [0.0, 3.0]])
+    >>> mg.transforms.hvp(lambda x: x @ A0 @ x, (np.ones(2),), (np.array([1.0, 0.0]),))
+    array([4., 1.])
+    """
+    if not callable(fun):
+        raise NotCallableError(f"hvp needs a callable, got {type(fun).__name__}")
+    if len(primals) != len(tangents):
+        raise InvalidArgumentError(f"hvp: {len(primals)} primals but {len(tangents)} tangents")
+    traced = _Traced(fun, primals, "hvp")
+    if traced.out.shape != ():
+        raise ShapeError(
+            f"hvp needs a scalar-valued function, but it returned shape {traced.out.shape}"
+        )
+    tvals = _tangents(traced, tangents, "hvp")
+    tsyms = [_symbol(f"tangent{k}", t.shape, t.dtype) for k, t in enumerate(tvals)]
+
+    def build() -> CompiledTuple:
+        grads = vjp_expr(traced.out, constant(np.ones((), traced.out.dtype)), traced.symbols)
+        seeds: dict[Symbol, Expr] = dict(zip(traced.symbols, tsyms))
+        products = [jvp_expr(g, seeds) for g in grads]
+        return _compile_all(products, [*traced.symbols, *tsyms])
+
+    results = _plan(("hvp", traced.out, *tsyms), build)(*traced.values, *tvals)
+    return results[0] if len(results) == 1 else results
 
 
 def vjp(fun: Callable[..., Any], *primals: Any) -> tuple[Array, Callable[[Any], tuple[Array, ...]]]:
@@ -249,17 +334,22 @@ def vjp(fun: Callable[..., Any], *primals: Any) -> tuple[Array, Callable[[Any], 
         raise NotCallableError(f"vjp needs a callable, got {type(fun).__name__}")
     traced = _Traced(fun, primals, "vjp")
     out = traced.out
-    csym = symbol("cotangent", out.shape, dtype=out.dtype)
-    adjoints = vjp_expr(out, csym, traced.symbols)
-    everything = [*traced.symbols, csym]
-    (value_fn,) = _compile_all([simplify(out)], traced.symbols)
-    pullbacks = _compile_all(list(adjoints), everything)
+    csym = _symbol("cotangent", out.shape, out.dtype)
+
+    def build_value() -> CompiledTuple:
+        return _compile_all([simplify(out)], traced.symbols)
+
+    def build_pullbacks() -> CompiledTuple:
+        return _compile_all(list(vjp_expr(out, csym, traced.symbols)), [*traced.symbols, csym])
+
+    (value,) = _plan(("value", out, *traced.symbols), build_value)(*traced.values)
+    pullbacks = _plan(("vjp", out, csym), build_pullbacks)
     primal_values = list(traced.values)
 
     def vjp_fn(cotangent: Any) -> tuple[Array, ...]:
         c = _as_array(cotangent, 0)
         if c.shape != out.shape:
             raise ShapeError(f"vjp: cotangent has shape {c.shape}, the output has {out.shape}")
-        return tuple(p(*primal_values, c) for p in pullbacks)
+        return pullbacks(*primal_values, c)
 
-    return value_fn(*primal_values), vjp_fn
+    return value, vjp_fn

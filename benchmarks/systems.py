@@ -1,0 +1,148 @@
+"""The optional systems compared against matgrad: JAX, PyTorch (``torch.func``) and
+autograd.  Each is imported only if installed; a missing one is skipped."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class System:
+    name: str
+    module: Any
+    version: str
+
+
+def _try(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except Exception:  # any failure means "not available"
+        return None
+
+
+_LIMITS: list[Any] = []  # keeps threadpoolctl's limit in force
+
+
+def limit_threads(threads: int) -> None:
+    """Run BLAS (NumPy, SciPy, autograd), XLA and PyTorch on ``threads`` threads.
+    Call before :func:`load_systems` (XLA reads its flags when JAX starts)."""
+    if threads == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = (
+            flags + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        ).strip()
+    tp = _try("threadpoolctl")
+    if tp is not None:
+        _LIMITS.append(tp.threadpool_limits(limits=threads))
+    torch = _try("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+def load_systems(skip: frozenset[str] = frozenset()) -> dict[str, System]:
+    """The installed AD systems, configured for float64 CPU benchmarking."""
+    found: dict[str, System] = {}
+    if "jax" not in skip:
+        jax = _try("jax")
+        if jax is not None:
+            jax.config.update("jax_enable_x64", True)
+            jax.config.update("jax_platforms", "cpu")
+            found["jax"] = System("jax", jax, jax.__version__)
+    if "torch" not in skip:
+        torch = _try("torch")
+        if torch is not None and _try("torch.func") is not None:
+            found["torch"] = System("torch", torch, torch.__version__)
+    if "autograd" not in skip:
+        ag = _try("autograd")
+        if ag is not None:
+            version = getattr(ag, "__version__", None)
+            if version is None:
+                from importlib.metadata import version as dist_version
+
+                version = dist_version("autograd")
+            found["autograd"] = System("autograd", ag, version)
+    return found
+
+
+def numpy_namespace(np_module: Any) -> SimpleNamespace:
+    """The few array functions the workloads use, from a NumPy-like module
+    (NumPy itself, ``jax.numpy`` or ``autograd.numpy``)."""
+    return SimpleNamespace(
+        trace=np_module.trace,
+        inv=np_module.linalg.inv,
+        logdet=lambda X: np_module.linalg.slogdet(X)[1],
+        tanh=np_module.tanh,
+        exp=np_module.exp,
+        log=np_module.log,
+        sum=np_module.sum,
+    )
+
+
+def torch_namespace(torch: Any) -> SimpleNamespace:
+    return SimpleNamespace(
+        trace=torch.trace,
+        inv=torch.linalg.inv,
+        logdet=lambda X: torch.linalg.slogdet(X)[1],
+        tanh=torch.tanh,
+        exp=torch.exp,
+        log=torch.log,
+        sum=torch.sum,
+    )
+
+
+def machine_description(systems: dict[str, System], threads: int) -> list[str]:
+    """Lines describing the machine and the software measured."""
+    import opt_einsum
+    import scipy
+
+    lines = [
+        f"Python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} CPU cores ({_cpu_model()})",
+        f"NumPy {np.__version__}, SciPy {scipy.__version__}, opt_einsum {opt_einsum.__version__}",
+    ]
+    blas = _blas()
+    if blas:
+        lines.append(f"BLAS: {blas}")
+    lines.append(f"threads per system: {threads} (BLAS, XLA, PyTorch intra-op)")
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    lines.append(
+        "OPENBLAS_CORETYPE: " + (f"set to {coretype}" if coretype else "not set")
+    )
+    for name in ("jax", "torch", "autograd"):
+        system = systems.get(name)
+        lines.append(f"{name}: " + (system.version if system else "not installed (skipped)"))
+    nd = _try("numdifftools")
+    lines.append("numdifftools: " + (nd.__version__ if nd else "not installed (skipped)"))
+    return lines
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _blas() -> str:
+    tp = _try("threadpoolctl")
+    if tp is None:
+        return ""
+    parts = []
+    for info in tp.threadpool_info():
+        if info.get("user_api") == "blas" and "numpy" in info.get("filepath", ""):
+            parts.append(
+                f"{info.get('internal_api')} {info.get('version')}, kernel "
+                f"{info.get('architecture')}, {info.get('num_threads')} threads"
+            )
+    return "; ".join(parts)
