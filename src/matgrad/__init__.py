@@ -7,7 +7,9 @@ Jacobian layout ``out + in`` (numerator layout), column-major ``vec``.
 
 from __future__ import annotations
 
-from matgrad import errors, numeric, printing, testing
+from matgrad import errors, identities, numeric, printing, testing
+from matgrad.change_of_variables import jacobian_det, log_abs_det_jacobian
+from matgrad.claims import check_claim
 from matgrad.compiler import Compiled, compile, evaluate
 from matgrad.diff import derivative, jvp_expr, vjp_expr
 from matgrad.expr import (
@@ -59,7 +61,9 @@ from matgrad.ops import (
     trace,
     transpose,
 )
+from matgrad.parse import parse
 from matgrad.simplify import simplify
+from matgrad.taylor import linearize, taylor
 from matgrad.transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 
 __version__ = "0.1.0"
@@ -67,6 +71,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "errors",
+    "identities",
     "numeric",
     "printing",
     "testing",
@@ -87,6 +92,10 @@ __all__ = [
     "jvp_expr",
     "vjp_expr",
     "simplify",
+    "taylor",
+    "linearize",
+    "jacobian_det",
+    "log_abs_det_jacobian",
     # evaluation
     "compile",
     "Compiled",
@@ -106,4 +115,7 @@ __all__ = [
     "chain",
     "commutation_matrix",
     "gradient_error",
+    # the expression language
+    "parse",
+    "check_claim",
 ]
