@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+import weakref
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -140,8 +142,65 @@ class Constant(Expr):
         return (self.name,)
 
 
+@dataclass(frozen=True)
+class _SeenArray:
+    """A user array already wrapped as a constant: a weak reference to it and
+    (weakly) the node made from it, whose value is a copy of its bytes then."""
+
+    array: weakref.ref[Any]
+    node: weakref.ref[Constant]
+    name: str | None
+
+
+_SEEN_ARRAYS: dict[int, _SeenArray] = {}
+
+
+def _same_bits(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
+    """Bit-for-bit equality (so -0.0 differs from 0.0 and NaNs compare) of two
+    arrays of one dtype and shape."""
+    if a.dtype.kind == "f":
+        as_int = np.dtype(f"i{a.dtype.itemsize}")
+        return bool(np.array_equal(a.view(as_int), b.view(as_int)))
+    return a.tobytes() == b.tobytes()
+
+
+def _seen_constant(value: np.ndarray[Any, Any], name: str | None) -> Constant | None:
+    """The node of an array wrapped before, if it still holds exactly the same
+    bits (an array changed in place is wrapped anew, never served stale)."""
+    seen = _SEEN_ARRAYS.get(id(value))
+    if seen is None or seen.array() is not value or seen.name != name:
+        return None
+    node = seen.node()
+    if node is None or node.value.dtype != value.dtype or node.shape != value.shape:
+        return None
+    return node if _same_bits(value, node.value) else None
+
+
+def _remember(value: np.ndarray[Any, Any], node: Constant, name: str | None) -> None:
+    key = id(value)
+
+    def forget(_: object) -> None:
+        _SEEN_ARRAYS.pop(key, None)
+
+    try:
+        ref = weakref.ref(value, forget)
+    except TypeError:  # an array type without weak references: no shortcut
+        return
+    _SEEN_ARRAYS[key] = _SeenArray(ref, weakref.ref(node), name)
+
+
 def constant(value: Any, name: str | None = None) -> Constant:
-    """Wrap a number or array as a constant node (copied and made read-only)."""
+    """Wrap a number or array as a constant node (copied and made read-only).
+
+    Constants are identified by their content.  Re-wrapping the same array
+    object (as re-tracing a function with a closure array does) compares its
+    bytes with those seen last time instead of hashing it again.
+    """
+    is_array = isinstance(value, np.ndarray) and value.dtype.kind in "fc"
+    if is_array:
+        seen = _seen_constant(value, name)
+        if seen is not None:
+            return seen
     arr = np.array(value, copy=True)
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise InvalidArgumentError(
@@ -156,6 +215,8 @@ def constant(value: Any, name: str | None = None) -> Constant:
         (arr.shape, arr.dtype.str, digest, name),
         {"value": arr, "name": name, "shape": arr.shape, "dtype": arr.dtype},
     )
+    if is_array and node.value.dtype == value.dtype:
+        _remember(value, node, name)
     return node
 
 
@@ -274,6 +335,26 @@ def einsum_node(
     ops = [as_expr(o) for o in operands]
     idx = [tuple(i) for i in indices]
     out_t = tuple(out)
+    raw_key = (tuple(o.uid for o in ops), tuple(idx), out_t)
+    try:
+        known = _EINSUMS_BUILT.get(raw_key)
+    except TypeError:  # unhashable labels: the checks below say so
+        known = None
+    if known is not None:
+        return known
+    built = _build_einsum(ops, idx, out_t)
+    _EINSUMS_BUILT[raw_key] = built
+    return built
+
+
+_EINSUMS_BUILT: weakref.WeakValueDictionary[tuple[Any, ...], Expr] = (
+    weakref.WeakValueDictionary()
+)
+"""Einsums by their operands and labels as given, before canonicalization (uids
+are never reused, so a key cannot alias), so that re-tracing is a lookup."""
+
+
+def _build_einsum(ops: list[Expr], idx: list[tuple[Any, ...]], out_t: tuple[Any, ...]) -> Expr:
     if len(ops) != len(idx):
         raise InvalidArgumentError(f"einsum: {len(ops)} operands but {len(idx)} index lists")
     if not ops:
