@@ -64,7 +64,7 @@ from matgrad.ops import (
 from matgrad.parse import parse
 from matgrad.simplify import simplify
 from matgrad.taylor import linearize, taylor
-from matgrad.transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
+from matgrad.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 __version__ = "0.1.0"
 
@@ -104,6 +104,7 @@ __all__ = [
     "grad",
     "jacobian",
     "hessian",
+    "hvp",
     "jvp",
     "vjp",
     "value_and_grad",
