@@ -8,7 +8,7 @@ with the general form for any W.
 from __future__ import annotations
 
 from matgrad import ops
-from matgrad.expr import Expr
+from matgrad.expr import Expr, add
 from matgrad.identities._record import Identity, Symbols, entry
 
 __all__ = ["ENTRIES"]
@@ -27,13 +27,6 @@ def _r(s: Symbols) -> Expr:
 def _d(s: Symbols) -> Expr:
     """``x − s``."""
     return s.x - s.s
-
-
-def _sum_of_terms(terms: list[Expr]) -> Expr:
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
 
 
 ENTRIES: tuple[Identity, ...] = (
@@ -228,7 +221,7 @@ ENTRIES: tuple[Identity, ...] = (
         symbols={"X": "n n", "a": "n", "b": "n"},
         wrt="X",
         function=lambda s: s.a @ ops.matrix_power(s.X, 3) @ s.b,
-        closed_form=lambda s: _sum_of_terms(
+        closed_form=lambda s: add(
             [
                 ops.outer(s.a, s.b) @ (s.X @ s.X).T,
                 s.X.T @ ops.outer(s.a, s.b) @ s.X.T,

@@ -7,7 +7,7 @@ does, so its trace identities read here exactly as printed.
 from __future__ import annotations
 
 from matgrad import ops
-from matgrad.expr import Expr
+from matgrad.expr import Expr, add
 from matgrad.identities._record import Identity, Symbols, entry
 
 __all__ = ["ENTRIES"]
@@ -18,13 +18,6 @@ _CB = "Matrix Cookbook (2012) eq. "
 def _gram_c(s: Symbols) -> Expr:
     """``XᵀCX``."""
     return s.X.T @ s.C @ s.X
-
-
-def _sum_of_terms(terms: list[Expr]) -> Expr:
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
 
 
 ENTRIES: tuple[Identity, ...] = (
@@ -340,7 +333,7 @@ ENTRIES: tuple[Identity, ...] = (
         symbols={"A": "n n", "X": "n n"},
         wrt="X",
         function=lambda s: ops.trace(s.A @ ops.matrix_power(s.X, 3)),
-        closed_form=lambda s: _sum_of_terms(
+        closed_form=lambda s: add(
             [
                 (s.A @ s.X @ s.X).T,
                 (s.X @ s.A @ s.X).T,
@@ -359,7 +352,7 @@ ENTRIES: tuple[Identity, ...] = (
         symbols={"B": "m k", "X": "n m", "C": "n n"},
         wrt="X",
         function=lambda s: ops.trace(s.B.T @ s.X.T @ s.C @ s.X @ s.X.T @ s.C @ s.X @ s.B),
-        closed_form=lambda s: _sum_of_terms(
+        closed_form=lambda s: add(
             [
                 s.C @ s.X @ s.X.T @ s.C @ s.X @ s.B @ s.B.T,
                 s.C.T @ s.X @ s.B @ s.B.T @ s.X.T @ s.C.T @ s.X,
