@@ -15,6 +15,7 @@ LAYERS: dict[str, int] = {
     "_types": 0,
     "layout": 1,
     "numeric": 1,
+    "_random": 1,
     "_base": 2,
     "expr": 2,
     "bindings": 2,

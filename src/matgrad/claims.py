@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matgrad import _random
 from matgrad._types import FloatArray as Array
 from matgrad.diff import derivative
 from matgrad.errors import InvalidArgumentError, NonFiniteError
@@ -102,15 +103,10 @@ def _draw(sym: Symbol, rng: np.random.Generator, invertible: bool, positive: boo
         b = rng.uniform(0.1, 1.0, shape) if positive else rng.standard_normal(shape)
         return np.asarray(b @ b.T / n + np.eye(n))
     if invertible and square:
-        n = shape[0]
         e = rng.uniform(0.0, 0.5, shape) if positive else rng.uniform(-0.5, 0.5, shape)
-        if sym.symmetric:
-            e = (e + e.T) / 2
-        return np.asarray(n * np.eye(n) + e)
+        return _random.dominant_diagonal(_random.symmetrize(e) if sym.symmetric else e)
     value = rng.uniform(0.5, 1.5, shape) if positive else rng.standard_normal(shape)
-    if sym.symmetric:
-        value = (value + value.T) / 2
-    return np.asarray(value, dtype=np.float64)
+    return _random.symmetrize(value) if sym.symmetric else np.asarray(value, dtype=np.float64)
 
 
 def _bind(expr: Expr, values: Mapping[str, Array]) -> dict[str, Array]:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import matgrad as mg
-from matgrad import numeric
+from matgrad import _random, numeric
 from matgrad.claims import ClaimReport, numeric_check, random_values
 from matgrad.errors import MatgradError, NonFiniteError, ParseError, ShapeError
 from matgrad.identities.cli import add_cli as _add_identities
@@ -82,7 +82,7 @@ class _Example:
 
 def _inputs(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {
-        "X": rng.standard_normal((n, n)) + n * np.eye(n),
+        "X": _random.dominant_diagonal(rng.standard_normal((n, n))),
         "A": rng.standard_normal((n, n)),
         "a": rng.standard_normal(n),
         "b": rng.standard_normal(n),

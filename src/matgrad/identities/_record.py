@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from matgrad import _random
 from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, ShapeError
 from matgrad.expr import Expr, Symbol, delta, ones, symbol
@@ -335,19 +336,6 @@ def _recipe(kinds: frozenset[str]) -> str | None:
     return _RECIPES.get(kinds - {"square"})
 
 
-def _orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.sign(np.diag(r))  # Haar-distributed
-
-
-def _with_singular_values(shape: Shape, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    m, n = shape
-    u = _orthogonal(m, rng)[:, : len(values)]
-    v = _orthogonal(n, rng)[:, : len(values)]
-    out: np.ndarray = (u * values) @ v.T
-    return out
-
-
 def draw_value(kinds: frozenset[str], shape: Shape, rng: np.random.Generator) -> np.ndarray:
     """A random value of ``shape`` satisfying the condition ``kinds`` (see
     :data:`CONDITIONS`); unconstrained values are standard normal.
@@ -369,28 +357,23 @@ def draw_value(kinds: frozenset[str], shape: Shape, rng: np.random.Generator) ->
         return np.asarray(sign * rng.uniform(0.5, 2.0, shape), dtype=np.float64)
     n = shape[0]
     if recipe == "symmetric":
-        g = rng.standard_normal(shape)
-        return np.asarray((g + g.T) / 2)
-    if recipe in ("spd", "symmetric invertible"):
-        lam = rng.uniform(0.5, 2.0, n)
-        if recipe == "symmetric invertible":
-            lam = lam * rng.choice(np.array([-1.0, 1.0]), size=n)
-        q = _orthogonal(n, rng)
-        s = (q * lam) @ q.T
-        return np.asarray((s + s.T) / 2)
+        return _random.symmetric(n, rng)
+    if recipe == "spd":
+        return _random.spd(n, rng)
+    if recipe == "symmetric invertible":
+        lam = rng.uniform(0.5, 2.0, n) * rng.choice(np.array([-1.0, 1.0]), size=n)
+        return _random.with_eigenvalues(lam, rng)
     if recipe == "invertible":
-        return _with_singular_values(shape, rng.uniform(0.5, 2.0, n), rng)
+        return _random.invertible(n, rng)
     if recipe == "positive definite part":
-        q = _orthogonal(n, rng)
-        spd = (q * rng.uniform(0.5, 2.0, n)) @ q.T
         k = rng.standard_normal(shape)
-        return np.asarray((spd + spd.T) / 2 + 0.5 * (k - k.T) / 2)
+        return np.asarray(_random.spd(n, rng) + 0.5 * (k - k.T) / 2)
     if recipe in ("full column rank", "full row rank"):
-        return _with_singular_values(shape, rng.uniform(0.5, 2.0, min(shape)), rng)
+        return _random.with_singular_values((n, shape[1]), rng.uniform(0.5, 2.0, min(shape)), rng)
     if recipe == "singular":
         sv = rng.uniform(0.5, 2.0, n)
         sv[-1] = 0.0
-        return _with_singular_values(shape, sv, rng)
+        return _random.with_singular_values((n, shape[1]), sv, rng)
     raise AssertionError(f"unhandled recipe {recipe!r}")  # pragma: no cover
 
 
