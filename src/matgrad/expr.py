@@ -227,10 +227,16 @@ class Zero(Expr):
     kind = "zero"
 
 
-def zeros(shape: Iterable[int], dtype: Any = np.float64) -> Zero:
-    shp = _check_shape(shape, "zeros")
+def _filled(cls: type[Expr], shape: Iterable[int], dtype: Any) -> Any:
+    """The unique all-zeros or all-ones node of a shape and dtype."""
+    shp = _check_shape(shape, cls.kind)
     dt = np.dtype(dtype)
-    node: Zero = _intern(Zero, (shp, dt.str), {"shape": shp, "dtype": dt})
+    return _intern(cls, (shp, dt.str), {"shape": shp, "dtype": dt})
+
+
+def zeros(shape: Iterable[int], dtype: Any = np.float64) -> Zero:
+    """The symbolic zero tensor of ``shape``."""
+    node: Zero = _filled(Zero, shape, dtype)
     return node
 
 
@@ -242,9 +248,8 @@ class Ones(Expr):
 
 
 def ones(shape: Iterable[int], dtype: Any = np.float64) -> Ones:
-    shp = _check_shape(shape, "ones")
-    dt = np.dtype(dtype)
-    node: Ones = _intern(Ones, (shp, dt.str), {"shape": shp, "dtype": dt})
+    """The all-ones tensor of ``shape``."""
+    node: Ones = _filled(Ones, shape, dtype)
     return node
 
 

@@ -55,7 +55,6 @@ from matgrad.expr import HOOKS, as_expr
 
 __all__ = [
     "NAMING_THRESHOLD",
-    "PRINTED_KINDS",
     "index_letters",
     "latex_name",
     "to_index_notation",
@@ -63,26 +62,6 @@ __all__ = [
     "to_numpy",
     "to_text",
 ]
-
-PRINTED_KINDS = frozenset(
-    (
-        "symbol",
-        "constant",
-        "zero",
-        "ones",
-        "delta",
-        "einsum",
-        "add",
-        "elementwise",
-        "inv",
-        "det",
-        "logdet",
-        "adj",
-        "reshape",
-    )
-)
-"""Node kinds every printer handles (the completeness test checks it against the IR)."""
-
 
 def to_text(expr: Any) -> str:
     """The expression in matrix notation (what ``str(expr)`` shows).

@@ -416,6 +416,12 @@ def default_sizes(dims: Sequence[str]) -> tuple[Sizes, ...]:
     return tuple(dict.fromkeys([first, second]))
 
 
+def pencil(s: Symbols) -> Expr:
+    """The matrix pencil ``Y(t) = A + tB`` of the entries that differentiate along
+    a line of matrices (symbols ``A``, ``B`` and the scalar ``t``)."""
+    return s.A + s.t * s.B
+
+
 def entry(
     *,
     name: str,

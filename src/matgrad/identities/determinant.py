@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from matgrad import ops
 from matgrad.expr import Expr
-from matgrad.identities._record import Identity, Symbols, entry
+from matgrad.identities._record import Identity, Symbols, entry, pencil
 
 __all__ = ["ENTRIES"]
 
@@ -18,11 +18,6 @@ _CB = "Matrix Cookbook (2012) eq. "
 
 def _xtax(s: Symbols) -> Expr:
     return s.X.T @ s.A @ s.X
-
-
-def _pencil(s: Symbols) -> Expr:
-    """``Y(t) = A + tB``."""
-    return s.A + s.t * s.B
 
 
 ENTRIES: tuple[Identity, ...] = (
@@ -213,8 +208,8 @@ ENTRIES: tuple[Identity, ...] = (
         symbols={"t": "", "A": "n n", "B": "n n"},
         conditions={"A": "invertible"},
         wrt="t",
-        function=lambda s: ops.det(_pencil(s)),
-        closed_form=lambda s: ops.det(_pencil(s)) * ops.trace(ops.inv(_pencil(s)) @ s.B),
+        function=lambda s: ops.det(pencil(s)),
+        closed_form=lambda s: ops.det(pencil(s)) * ops.trace(ops.inv(pencil(s)) @ s.B),
         notes="A scalar variable t; Y(t) = A + tB is invertible near the random t drawn.",
     ),
     entry(
@@ -227,8 +222,8 @@ ENTRIES: tuple[Identity, ...] = (
         symbols={"t": "", "A": "n n", "B": "n n"},
         conditions={"A": "invertible"},
         wrt="t",
-        function=lambda s: ops.logdet(_pencil(s)),
-        closed_form=lambda s: ops.trace(ops.inv(_pencil(s)) @ s.B),
+        function=lambda s: ops.logdet(pencil(s)),
+        closed_form=lambda s: ops.trace(ops.inv(pencil(s)) @ s.B),
     ),
     entry(
         name="det-scalar-multiple",

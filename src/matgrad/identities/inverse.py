@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from matgrad import ops
 from matgrad.expr import Expr
-from matgrad.identities._record import Identity, Symbols, entry
+from matgrad.identities._record import Identity, Symbols, entry, pencil
 
 __all__ = ["ENTRIES"]
 
@@ -26,10 +26,6 @@ _INDEX_ORDER = (
 
 def _shifted(s: Symbols) -> Expr:
     return s.X + s.A
-
-
-def _pencil(s: Symbols) -> Expr:
-    return s.A + s.t * s.B
 
 
 ENTRIES: tuple[Identity, ...] = (
@@ -86,8 +82,8 @@ ENTRIES: tuple[Identity, ...] = (
         symbols={"t": "", "A": "n n", "B": "n n"},
         conditions={"A": "invertible"},
         wrt="t",
-        function=lambda s: ops.inv(_pencil(s)),
-        closed_form=lambda s: -(ops.inv(_pencil(s)) @ s.B @ ops.inv(_pencil(s))),
+        function=lambda s: ops.inv(pencil(s)),
+        closed_form=lambda s: -(ops.inv(pencil(s)) @ s.B @ ops.inv(pencil(s))),
     ),
     entry(
         name="det-inv-X",

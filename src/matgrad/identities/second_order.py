@@ -17,7 +17,7 @@ import numpy as np
 
 from matgrad import ops
 from matgrad.expr import Expr, constant, zeros
-from matgrad.identities._record import Identity, Symbols, entry
+from matgrad.identities._record import Identity, Symbols, entry, pencil
 
 __all__ = ["ENTRIES"]
 
@@ -28,10 +28,6 @@ _HESSIAN_LAYOUT = (
     "Layout: H[i, j, k, l] = ∂²f/∂X_ij ∂X_kl, shape X.shape + X.shape; flattened "
     "column-major it is the Hessian matrix of f(vec X)."
 )
-
-
-def _pencil(s: Symbols) -> Expr:
-    return s.A + s.t * s.B
 
 
 def _levi_civita(n: int) -> np.ndarray:
@@ -346,11 +342,11 @@ ENTRIES: tuple[Identity, ...] = (
         conditions={"A": "invertible"},
         wrt="t",
         order=2,
-        function=lambda s: ops.det(_pencil(s)),
-        closed_form=lambda s: ops.det(_pencil(s))
+        function=lambda s: ops.det(pencil(s)),
+        closed_form=lambda s: ops.det(pencil(s))
         * (
-            ops.trace(ops.inv(_pencil(s)) @ s.B) ** 2
-            - ops.trace(ops.inv(_pencil(s)) @ s.B @ ops.inv(_pencil(s)) @ s.B)
+            ops.trace(ops.inv(pencil(s)) @ s.B) ** 2
+            - ops.trace(ops.inv(pencil(s)) @ s.B @ ops.inv(pencil(s)) @ s.B)
         ),
     ),
 )
