@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 import matgrad as mg
 from matgrad import numeric
+from matgrad.calculus.taylor import substitute
 from matgrad.errors import InvalidArgumentError, ShapeError
-from matgrad.taylor import substitute
 
 reals = st.floats(-1.5, 1.5, allow_nan=False, allow_infinity=False)
 

@@ -21,7 +21,7 @@ from matgrad.compiler import (
     set_max_elements,
 )
 from matgrad.errors import BindingError, InvalidArgumentError, ShapeError
-from matgrad.expr import (
+from matgrad.ir.expr import (
     Matrix,
     Scalar,
     Tensor,

@@ -8,7 +8,10 @@ import inspect
 
 import numpy as np
 
-from matgrad import _base, compiler, expr, printing, rules
+from matgrad import compiler, printing
+from matgrad.calculus import rules
+from matgrad.ir import expr
+from matgrad.ir import node as _base
 from matgrad.testing.opspec import SPECS
 from matgrad.testing.reference import reference_evaluate
 

@@ -24,7 +24,6 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import matgrad as mg
-from matgrad.bindings import check_bindings
 from matgrad.errors import (
     BindingError,
     InvalidArgumentError,
@@ -32,6 +31,7 @@ from matgrad.errors import (
     ShapeError,
     UnsupportedOperationError,
 )
+from matgrad.ir.bindings import check_bindings
 from matgrad.testing import strategies as mst
 
 sides = st.integers(1, 5)

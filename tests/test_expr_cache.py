@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import matgrad as mg
-from matgrad.expr import constant, einsum_node
+from matgrad.ir.expr import constant, einsum_node
 from matgrad.testing import strategies as mgst
 
 

@@ -43,9 +43,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 import matgrad as mg
-from matgrad import expr as E
 from matgrad import numeric
 from matgrad.errors import NonFiniteError
+from matgrad.ir import expr as E
 from matgrad.testing.fuzz import FuzzCase, random_expressions
 from matgrad.testing.reference import reference_evaluate
 
@@ -304,7 +304,7 @@ def test_fuzz_found_second_derivative_through_solve() -> None:
     """As the fuzzer found it (shrunk by hand); was wrong in auto (reverse) mode only."""
     A = mg.Matrix("A", (2, 2))
     X = mg.Matrix("X", (2, 2))
-    f = mg.exp(mg.diag(mg.solve(2 * mg.expr.delta(2) + 0.5 * mg.tanh(A), mg.diag(X))))
+    f = mg.exp(mg.diag(mg.solve(2 * mg.ir.expr.delta(2) + 0.5 * mg.tanh(A), mg.diag(X))))
     values = {"A": np.array([[-0.85, 0.0], [0.0, 0.0]]), "X": np.array([[-0.44, 0.0], [0.0, 0.25]])}
     d1 = mg.derivative(f, A)
     numerical = numeric.jacobian(as_function(d1, values, "A"), values["A"], method="richardson")

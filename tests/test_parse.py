@@ -1,4 +1,4 @@
-"""The expression language (matgrad.parse) and the claim checker (matgrad.claims).
+"""The expression language (matgrad.language.parse) and the claim checker (matgrad.language.claims).
 
 * semantics: each construct against NumPy at random inputs;
 * shape inference: ranks from shapes, use and names; unification; defaults;
@@ -21,9 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import matgrad as mg
-from matgrad.claims import numeric_check, random_values
 from matgrad.errors import InvalidArgumentError, ParseError, ShapeError
-from matgrad.parse import (
+from matgrad.language.claims import numeric_check, random_values
+from matgrad.language.parse import (
     MAX_DEPTH,
     MAX_LENGTH,
     LocatedParseError,

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 import matgrad as mg
 from matgrad import ops
+from matgrad.calculus.simplify import simplify
 from matgrad.compiler import CompiledTuple, compile, factor_sums
 from matgrad.errors import ShapeError
-from matgrad.expr import Matrix, Vector, einsum_node
-from matgrad.simplify import simplify
-from matgrad.transforms import hvp
+from matgrad.function_api.transforms import hvp
+from matgrad.ir.expr import Matrix, Vector, einsum_node
 
 seeds = st.integers(0, 2**32 - 1)
 

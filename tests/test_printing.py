@@ -19,10 +19,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import matgrad.printing  # noqa: F401 - registers the hooks
-from matgrad import expr as ex
 from matgrad import ops
 from matgrad.errors import InvalidArgumentError
-from matgrad.expr import Expr, Matrix, Scalar, Tensor, Vector, einsum_node
+from matgrad.ir import expr as ex
+from matgrad.ir.expr import Expr, Matrix, Scalar, Tensor, Vector, einsum_node
 from matgrad.printing import (
     index_letters,
     latex_name,
@@ -180,7 +180,7 @@ def test_text(build: Callable[[], Expr], expected: str) -> None:
 
 
 def test_text_of_derivatives() -> None:
-    from matgrad.diff import derivative
+    from matgrad.calculus.diff import derivative
 
     f = ops.trace(X.T @ A @ X)
     g = derivative(f, X)
@@ -198,7 +198,7 @@ def test_ones_in_a_sum_print_as_the_scalar_one() -> None:
     Σ tanh(W x + b) with respect to b is 1 - tanh(W x + b)² (entry by entry), and the
     Jacobian of tanh(W x + b) is diag of it.  The all-ones vector of the derivative
     prints as 1 where another term of the sum shows the shape, as ones(4) alone."""
-    from matgrad.diff import derivative
+    from matgrad.calculus.diff import derivative
 
     W, b4 = Matrix("W", (4, 3)), Vector("b", 4)
     h = ops.tanh(W @ x + b4)
@@ -725,7 +725,7 @@ def test_random_expressions_agree_with_compile(data: st.DataObject, seed: int) -
 def test_printed_derivatives_mean_what_they_say(kind: str, data: st.DataObject, seed: int) -> None:
     """Derivatives are where 4-index einsums and surviving deltas live: the NumPy
     source, the text and the index notation of a Jacobian all have its value."""
-    from matgrad.diff import derivative
+    from matgrad.calculus.diff import derivative
 
     e, _ = data.draw(expressions(kind, depth=2))
     if not e.depends_on(A):

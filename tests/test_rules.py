@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import matgrad as mg
 from matgrad import numeric
-from matgrad.expr import ELEMENTWISE_FUNCTIONS, Expr, symbol
-from matgrad.rules import LEAF_KINDS, RULES
+from matgrad.calculus.rules import LEAF_KINDS, RULES
+from matgrad.ir.expr import ELEMENTWISE_FUNCTIONS, Expr, symbol
 from matgrad.testing.opspec import SPECS, OpSpec, value_strategy
 
 ALL_KINDS = set(RULES) | set(LEAF_KINDS)
@@ -96,7 +96,7 @@ def test_spec_table_covers_every_elementwise_function() -> None:
 
 
 def test_every_non_leaf_kind_has_a_rule() -> None:
-    from matgrad import expr as E
+    from matgrad.ir import expr as E
 
     kinds = {cls.kind for cls in vars(E).values()
              if isinstance(cls, type) and issubclass(cls, E.Expr) and cls.kind not in

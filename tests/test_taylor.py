@@ -1,4 +1,4 @@
-"""Taylor polynomials (matgrad.taylor): MML (5.7), (5.147), (5.150)-(5.159).
+"""Taylor polynomials (matgrad.calculus.taylor): MML (5.7), (5.147), (5.150)-(5.159).
 
 The book's worked examples 5.3, 5.4 and 5.15 with the book's numbers (written out
 by hand, see /work/shared/CHAPTER5.md), property tests (a polynomial of degree
@@ -20,8 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import matgrad as mg
+from matgrad.calculus.taylor import substitute, taylor_terms
 from matgrad.errors import BindingError, InvalidArgumentError
-from matgrad.taylor import substitute, taylor_terms
 
 E1 = np.array([1.0, 0.0])
 E2 = np.array([0.0, 1.0])

@@ -145,7 +145,7 @@ def test_bad_input() -> None:
 
 
 def test_hvp_of_a_quadratic_and_of_a_network_loss() -> None:
-    from matgrad.transforms import hvp
+    from matgrad.function_api.transforms import hvp
 
     A0 = np.array([[2.0, 1.0], [0.5, 3.0]])
     x0, v0 = np.array([1.0, -2.0]), np.array([0.3, 0.7])

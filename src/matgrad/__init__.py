@@ -8,11 +8,13 @@ Jacobian layout ``out + in`` (numerator layout), column-major ``vec``.
 from __future__ import annotations
 
 from matgrad import errors, identities, numeric, printing, testing
-from matgrad.change_of_variables import jacobian_det, log_abs_det_jacobian
-from matgrad.claims import check_claim
+from matgrad.calculus.change_of_variables import jacobian_det, log_abs_det_jacobian
+from matgrad.calculus.diff import derivative, jvp_expr, vjp_expr
+from matgrad.calculus.simplify import simplify
+from matgrad.calculus.taylor import linearize, taylor
 from matgrad.compiler import Compiled, compile, evaluate
-from matgrad.diff import derivative, jvp_expr, vjp_expr
-from matgrad.expr import (
+from matgrad.function_api.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+from matgrad.ir.expr import (
     Expr,
     Matrix,
     Scalar,
@@ -21,6 +23,8 @@ from matgrad.expr import (
     Vector,
     constant,
 )
+from matgrad.language.claims import check_claim
+from matgrad.language.parse import parse
 from matgrad.layout import (
     chain,
     commutation_matrix,
@@ -61,10 +65,6 @@ from matgrad.ops import (
     trace,
     transpose,
 )
-from matgrad.parse import parse
-from matgrad.simplify import simplify
-from matgrad.taylor import linearize, taylor
-from matgrad.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 __version__ = "0.1.0"
 

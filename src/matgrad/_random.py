@@ -1,6 +1,6 @@
 """Random structured matrices drawn with a NumPy Generator (layer 1).
 
-The identity catalogue, :func:`matgrad.claims.random_values` and ``matgrad demo``
+The identity catalogue, :func:`matgrad.language.claims.random_values` and ``matgrad demo``
 draw their values here.  Each function names the structure it guarantees; the
 randomness comes only from the ``rng`` passed in, so a seeded Generator gives a
 reproducible draw.  (:mod:`matgrad.testing.strategies` builds the same structures

@@ -32,10 +32,10 @@ import numpy as np
 
 import matgrad as mg
 from matgrad import _random, numeric
-from matgrad.claims import ClaimReport, numeric_check, random_values
 from matgrad.errors import MatgradError, NonFiniteError, ParseError, ShapeError
 from matgrad.identities.cli import add_cli as _add_identities
-from matgrad.parse import (
+from matgrad.language.claims import ClaimReport, numeric_check, random_values
+from matgrad.language.parse import (
     LocatedParseError,
     LocatedShapeError,
     Parsed,

@@ -19,7 +19,7 @@ import numpy as np
 from matgrad import _random
 from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, ShapeError
-from matgrad.expr import Expr, Symbol, delta, ones, symbol
+from matgrad.ir.expr import Expr, Symbol, delta, ones, symbol
 
 __all__ = [
     "CONDITIONS",

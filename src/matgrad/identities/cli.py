@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import matgrad.identities.catalogue as cat
-from matgrad.diff import derivative
+from matgrad.calculus.diff import derivative
 from matgrad.errors import MatgradError
 from matgrad.identities._record import Identity, describe_sizes
 from matgrad.identities.verify import (

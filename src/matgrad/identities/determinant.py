@@ -8,8 +8,8 @@ so its gradient ``adj(X)ᵀ`` is finite at singular X too, where the textbook fo
 from __future__ import annotations
 
 from matgrad import ops
-from matgrad.expr import Expr
 from matgrad.identities._record import Identity, Symbols, entry, pencil
+from matgrad.ir.expr import Expr
 
 __all__ = ["ENTRIES"]
 

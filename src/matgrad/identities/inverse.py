@@ -10,8 +10,8 @@ and the input entry (i, j); renamed to our order it is
 from __future__ import annotations
 
 from matgrad import ops
-from matgrad.expr import Expr
 from matgrad.identities._record import Identity, Symbols, entry, pencil
+from matgrad.ir.expr import Expr
 
 __all__ = ["ENTRIES"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from matgrad import ops
-from matgrad.expr import Expr, reshape
 from matgrad.identities._record import Identity, Symbols, entry
+from matgrad.ir.expr import Expr, reshape
 
 __all__ = ["ENTRIES"]
 

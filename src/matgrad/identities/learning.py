@@ -8,8 +8,8 @@ factorization objectives.
 from __future__ import annotations
 
 from matgrad import ops
-from matgrad.expr import Expr
 from matgrad.identities._record import Identity, Symbols, entry
+from matgrad.ir.expr import Expr
 
 __all__ = ["ENTRIES"]
 

@@ -8,8 +8,8 @@ with the general form for any W.
 from __future__ import annotations
 
 from matgrad import ops
-from matgrad.expr import Expr, add
 from matgrad.identities._record import Identity, Symbols, entry
+from matgrad.ir.expr import Expr, add
 
 __all__ = ["ENTRIES"]
 

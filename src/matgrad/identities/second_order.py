@@ -16,8 +16,8 @@ import string
 import numpy as np
 
 from matgrad import ops
-from matgrad.expr import Expr, constant, zeros
 from matgrad.identities._record import Identity, Symbols, entry, pencil
+from matgrad.ir.expr import Expr, constant, zeros
 
 __all__ = ["ENTRIES"]
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from matgrad import ops
-from matgrad.expr import Expr, constant
 from matgrad.identities._record import Identity, Symbols, entry
+from matgrad.ir.expr import Expr, constant
 
 __all__ = ["ENTRIES"]
 

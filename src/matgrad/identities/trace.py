@@ -7,8 +7,8 @@ does, so its trace identities read here exactly as printed.
 from __future__ import annotations
 
 from matgrad import ops
-from matgrad.expr import Expr, add
 from matgrad.identities._record import Identity, Symbols, entry
+from matgrad.ir.expr import Expr, add
 
 __all__ = ["ENTRIES"]
 

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from matgrad import numeric
+from matgrad.calculus.diff import derivative
 from matgrad.compiler import Compiled
 from matgrad.compiler import compile as compile_expr
-from matgrad.diff import derivative
-from matgrad.expr import Expr
 from matgrad.identities._record import Identity, Instance, describe_sizes, draw_value
+from matgrad.ir.expr import Expr
 
 __all__ = [
     "NUMERIC_TOLERANCE",

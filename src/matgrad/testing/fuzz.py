@@ -58,7 +58,7 @@ from hypothesis import strategies as st
 from matgrad import ops
 from matgrad._types import Array, Shape
 from matgrad.errors import InvalidArgumentError
-from matgrad.expr import Expr, Matrix, Scalar, Symbol, Vector, add, constant, delta, reshape
+from matgrad.ir.expr import Expr, Matrix, Scalar, Symbol, Vector, add, constant, delta, reshape
 from matgrad.testing import strategies as mgst
 from matgrad.testing.opspec import value_strategy
 
@@ -226,7 +226,7 @@ class _Generator:
         return _Term(constant(value), f"mg.constant({_array_source(value)})", bound)
 
     def identity(self, size: int) -> _Term:
-        return _Term(delta(size), f"mg.expr.delta({size})", 1.0, 0.0)
+        return _Term(delta(size), f"mg.ir.expr.delta({size})", 1.0, 0.0)
 
     # ---- helpers that build nodes from terms ------------------------------------------
 
@@ -546,8 +546,8 @@ def _kron(g: _Generator, shape: Shape, depth: int) -> _Term:
     a, b, r = g.child((p, p), depth), g.child((q, q), depth), g.child(shape, depth)
     flat = reshape(r.expr, (p * q,))
     expr = reshape(ops.kron(a.expr, b.expr) @ flat, shape)
-    src = (f"mg.expr.reshape(mg.kron({a.source}, {b.source}) @ "
-           f"mg.expr.reshape({r.source}, ({p * q},)), {shape})")
+    src = (f"mg.ir.expr.reshape(mg.kron({a.source}, {b.source}) @ "
+           f"mg.ir.expr.reshape({r.source}, ({p * q},)), {shape})")
     return _Term(expr, src, p * q * a.bound * b.bound * r.bound)
 
 

@@ -4,7 +4,7 @@ One :class:`OpSpec` per supported operation: how to build it from symbols, the
 shapes of its operands as functions of two free sizes, the domain each
 operand's values come from (so that ``log`` gets positive inputs, ``inv``
 invertible ones, ...), and the derivative orders to check.  Together the specs
-exercise every node kind of :mod:`matgrad.expr`; a test asserts that.
+exercise every node kind of :mod:`matgrad.ir.expr`; a test asserts that.
 
 Domains name the hypothesis strategies of :mod:`matgrad.testing.strategies`
 that draw values (see :func:`value_strategy`).
@@ -18,7 +18,7 @@ from typing import Any
 
 from matgrad import ops
 from matgrad._types import Shape
-from matgrad.expr import Expr, reshape
+from matgrad.ir.expr import Expr, reshape
 
 __all__ = ["OpSpec", "SPECS", "DOMAINS", "spec_by_name"]
 

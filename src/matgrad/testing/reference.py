@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from matgrad._types import Array
-from matgrad.bindings import check_bindings
-from matgrad.expr import (
+from matgrad.ir.bindings import check_bindings
+from matgrad.ir.expr import (
     Add,
     Constant,
     Delta,

@@ -1,0 +1,1 @@
+"""Calculus on expressions: derivative rules, accumulation, simplification, Taylor."""

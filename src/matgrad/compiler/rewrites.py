@@ -1,0 +1,249 @@
+"""Rewrites the planner of :mod:`matgrad.compiler` applies before planning, and the
+einsum structure it reads (layer 3, private to ``matgrad.compiler``).
+
+Sums of products that share a factor are factored where opt_einsum's flop counts
+say it pays (:func:`factor_sums`); :class:`_Operand` and :func:`_subscripts` are
+an einsum's operands as the planner sees them; :func:`_delta_classes` merges the
+indices a Kronecker delta ties together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import opt_einsum
+
+from matgrad._types import Shape
+from matgrad.compiler import kernels as K
+from matgrad.ir.expr import Add, Delta, Einsum, Expr, Inv, Ones, add, einsum_node
+
+__all__ = ["factor_sums"]
+
+
+# =====================================================================================
+# Rewrites for evaluation: sums of products that share a factor
+# =====================================================================================
+
+
+def factor_sums(roots: Sequence[Expr]) -> list[Expr]:
+    """The expressions with sums of products that share a factor rewritten, where
+    that saves flops, as one product: ``Σₖ cₖ einsum(Q, Rₖ) → einsum(Q, Σₖ cₖ Rₖ)``.
+
+    ``A X + Aᵀ X`` becomes ``(A + Aᵀ) X`` (one matrix product instead of two), and
+    ``Xᵀ diag(u) − Xᵀ diag(v)`` becomes ``Xᵀ diag(u − v)``.  Terms are grouped by
+    the factor ``Q`` and the role of each of its axes (summed, an output axis
+    passed through, an output axis shared with the rest); a group is factored only
+    if opt_einsum's flop counts say the product of sums is cheaper.  Terms with
+    deltas or all-ones operands are left alone (their structure is planned
+    better as it is).
+    """
+    uses: dict[int, int] = {}
+    for root in roots:
+        for node in root.walk():
+            for child in node.children:
+                uses[child.uid] = uses.get(child.uid, 0) + 1
+    memo: dict[int, Expr] = {}
+    factored_once: set[int] = set()  # products made here, whose sum was used once
+    for root in roots:
+        for node in root.walk():
+            if node.uid in memo:
+                continue
+            children = [memo[c.uid] for c in node.children]
+            changed = any(a is not b for a, b in zip(children, node.children))
+            new = node.rebuild(children) if changed else node
+            if changed and isinstance(new, Einsum):
+                new = _inline(new, factored_once)
+            made = False
+            for _ in range(4):  # each round factors one group; a few are plenty
+                if not isinstance(new, Add):
+                    break
+                factored = _factor_once(new)
+                if factored is None:
+                    break
+                new, made = factored, True
+            if made and isinstance(new, Einsum) and uses.get(node.uid, 0) <= 1:
+                factored_once.add(new.uid)
+            memo[node.uid] = new
+    return [memo[r.uid] for r in roots]
+
+
+def _inline(node: Einsum, products: set[int]) -> Expr:
+    """Fuse into ``node`` the operands that are products made by factoring and used
+    only here (as the simplifier fuses products used once), so that the whole
+    contraction is planned as one: ``Xᵀ diag(u − v) diag(w) X`` is then seen as a
+    weighted Gram matrix."""
+    if not any(o.uid in products for o in node.operands):
+        return node
+    operands: list[Expr] = []
+    indices: list[tuple[Any, ...]] = []
+    for k, (op, ix) in enumerate(zip(node.operands, node.indices)):
+        if op.uid in products and isinstance(op, Einsum):
+            mapping: dict[int, Any] = dict(zip(op.out, ix))
+            for sub, sub_ix in zip(op.operands, op.indices):
+                operands.append(sub)
+                indices.append(tuple(mapping.get(i, ("inner", k, i)) for i in sub_ix))
+        else:
+            operands.append(op)
+            indices.append(ix)
+    return einsum_node(operands, indices, node.out)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A product term seen as ``einsum(Q[q], rest)``: ``signature`` is the role of
+    each axis of ``Q`` and the output indices only the rest carries."""
+
+    signature: tuple[Any, ...]
+    rest: Expr
+    roles: tuple[tuple[Any, ...], ...]
+    others: tuple[int, ...]
+
+
+def _split(term: Einsum, position: int) -> _Split | None:
+    q = term.indices[position]
+    if len(set(q)) != len(q) or any(isinstance(o, (Delta, Ones)) for o in term.operands):
+        return None
+    n_out = len(term.out)
+    rest = [(o, ix) for j, (o, ix) in enumerate(zip(term.operands, term.indices)) if j != position]
+    if not rest:
+        return None
+    rest_labels = {label for _, ix in rest for label in ix}
+    roles: list[tuple[Any, ...]] = []
+    kept: list[int] = []
+    for label in q:
+        if label < n_out:  # an output index (canonical ids: outputs first)
+            if label in rest_labels:
+                roles.append(("batch", label))
+                kept.append(label)
+            else:
+                roles.append(("pass", label))
+        elif label in rest_labels:
+            roles.append(("sum",))
+            kept.append(label)
+        else:
+            return None  # summed within Q alone
+    others = tuple(sorted(label for label in rest_labels if label < n_out and label not in q))
+    rest_expr = einsum_node([o for o, _ in rest], [ix for _, ix in rest], (*kept, *others))
+    return _Split((tuple(roles), others), rest_expr, tuple(roles), others)
+
+
+def _flops(node: Expr) -> int:
+    """opt_einsum's flop count of an einsum node; nothing for a transposition (a
+    view) or a node that is not an einsum (computed anyway)."""
+    if not isinstance(node, Einsum):
+        return 0
+    if len(node.operands) == 1 and sorted(node.indices[0]) == sorted(node.out):
+        return 0
+    operands = list(zip(node.operands, node.indices))
+    sub = _subscripts([_Operand(ix, o.shape) for o, ix in operands], node.out)
+    return K.flop_estimate(sub, tuple(o.shape for o, _ in operands))
+
+
+def _factor_once(node: Add) -> Expr | None:
+    terms = list(zip(node.terms, node.coeffs))
+    products = [(k, t) for k, (t, _) in enumerate(terms) if isinstance(t, Einsum)]
+    if len(products) < 2:
+        return None
+    seen: dict[int, int] = {}
+    for _, t in products:
+        for o in {o.uid: o for o in t.operands}.values():
+            seen[o.uid] = seen.get(o.uid, 0) + 1
+    best: tuple[int, Expr] | None = None
+    for _, t0 in products:
+        for q_node in t0.operands:
+            if seen.get(q_node.uid, 0) < 2 or isinstance(q_node, (Delta, Ones)):
+                continue
+            seen[q_node.uid] = 0  # consider each factor once
+            groups: dict[tuple[Any, ...], list[tuple[int, _Split]]] = {}
+            for k, t in products:
+                signatures = set()
+                for p, o in enumerate(t.operands):
+                    if o is not q_node:
+                        continue
+                    split = _split(t, p)
+                    if split is not None and split.signature not in signatures:
+                        signatures.add(split.signature)
+                        groups.setdefault(split.signature, []).append((k, split))
+            for members in groups.values():
+                if len(members) < 2:
+                    continue
+                candidate, saving = _factored(node, q_node, members)
+                if saving > 0 and (best is None or saving > best[0]):
+                    best = (saving, candidate)
+    return None if best is None else best[1]
+
+
+def _factored(
+    node: Add, q_node: Expr, members: list[tuple[int, _Split]]
+) -> tuple[Expr, int]:
+    first = members[0][1]
+    q_labels: list[Any] = []
+    m_labels: list[Any] = []
+    for axis, role in enumerate(first.roles):
+        if role[0] == "sum":
+            q_labels.append(("f", axis))
+            m_labels.append(("f", axis))
+        else:
+            q_labels.append(role[1])
+            if role[0] == "batch":
+                m_labels.append(role[1])
+    m_labels.extend(first.others)
+    grouped = {k for k, _ in members}
+    m = add([split.rest for _, split in members], [node.coeffs[k] for k, _ in members])
+    product = einsum_node([q_node, m], [q_labels, m_labels], tuple(range(node.ndim)))
+    before = sum(_flops(node.terms[k]) for k in grouped)
+    after = sum(_flops(split.rest) for _, split in members) + m.size * len(members)
+    after += _flops(product)
+    rest = [(t, c) for k, (t, c) in enumerate(zip(node.terms, node.coeffs)) if k not in grouped]
+    rebuilt = add([product, *(t for t, _ in rest)], [1, *(c for _, c in rest)])
+    return rebuilt, before - after
+
+
+# =====================================================================================
+# Einsum structure
+# =====================================================================================
+
+
+@dataclass
+class _Operand:
+    """An einsum operand while planning: a slot, or an ``inv`` node not yet planned."""
+
+    labels: tuple[int, ...]
+    shape: Shape
+    slot: int = -1
+    inv: Inv | None = None
+
+
+def _subscripts(operands: Sequence[_Operand], out: Sequence[int]) -> str:
+    letters: dict[int, str] = {}
+    for label in [i for op in operands for i in op.labels] + list(out):
+        letters.setdefault(label, opt_einsum.get_symbol(len(letters)))
+    terms = ["".join(letters[i] for i in op.labels) for op in operands]
+    return ",".join(terms) + "->" + "".join(letters[i] for i in out)
+
+
+def _delta_classes(node: Einsum) -> Callable[[int], int]:
+    """Union-find over the einsum's indices merged by its deltas (smallest id is
+    the representative, so output ids come first)."""
+    parent: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        while parent.get(i, i) != i:
+            i = parent[i]
+        return i
+
+    for op, ix in zip(node.operands, node.indices):
+        if isinstance(op, Delta):
+            a, b = find(ix[0]), find(ix[1])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return find
+
+
+def _has_surviving_delta(node: Einsum) -> bool:
+    if not any(isinstance(op, Delta) for op in node.operands):
+        return False
+    find = _delta_classes(node)
+    return len({find(i) for i in node.out}) < len(node.out)

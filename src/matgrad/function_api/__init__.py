@@ -1,0 +1,1 @@
+"""The function API: derivatives of plain NumPy functions by tracing."""

@@ -1,0 +1,355 @@
+"""The function API: ``grad``, ``jacobian``, ``hessian``, ``jvp``, ``vjp`` over Python
+functions, by tracing (layer 4).
+
+A function written with NumPy (``lambda X: np.trace(X.T @ A0 @ X)``) is called
+once per call with symbols standing for its array arguments; NumPy's protocols
+turn every operation into an expression node, and arrays from the closure
+become constants.  The derivative of the traced expression is derived,
+simplified and compiled, and the compiled callable is cached **keyed on the
+traced expression itself**: expressions are hash-consed and constants are
+identified by their content, so a second call with same-shaped inputs and the
+same closure values finds the compiled derivative and does no symbolic work,
+while a closure constant that changed gives a different expression and is
+never served a stale result.  (Tracing runs on every call: it costs far less
+than deriving and compiling, the costs the cache saves.)
+
+``argnums`` selects the arguments to differentiate, as in JAX: an int gives one
+result, a tuple gives a tuple.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from matgrad._types import Array
+from matgrad.calculus.diff import derivative, jvp_expr, vjp_expr
+from matgrad.calculus.simplify import simplify
+from matgrad.compiler import CompiledTuple, compile
+from matgrad.errors import InvalidArgumentError, NotCallableError, ShapeError
+from matgrad.ir.expr import Expr, Symbol, as_expr, constant, symbol
+
+__all__ = ["grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "value_and_grad"]
+
+Argnums = int | Sequence[int]
+_CACHE_SIZE = 16
+
+
+def _normalize_argnums(argnums: Argnums, nargs: int) -> tuple[tuple[int, ...], bool]:
+    single = isinstance(argnums, (int, np.integer))
+    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)  # type: ignore[union-attr, arg-type]
+    if not nums:
+        raise InvalidArgumentError("argnums must name at least one argument")
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise InvalidArgumentError(
+                f"argnums {a} is out of range for a function called with {nargs} argument(s)"
+            )
+    return tuple(a % nargs for a in nums), single
+
+
+_PLAIN = frozenset(np.dtype(t) for t in (np.float64, np.float32, np.complex128, np.complex64))
+
+
+def _as_array(value: Any, position: int) -> Array:
+    if type(value) is np.ndarray and value.dtype in _PLAIN:
+        return value
+    arr = np.asarray(value)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise InvalidArgumentError(
+            f"argument {position} must be numeric to be traced, got dtype {arr.dtype}"
+        )
+    if not np.issubdtype(arr.dtype, np.inexact):
+        arr = arr.astype(np.float64)
+    return arr
+
+
+_SYMBOLS: dict[tuple[str, Any, Any], Symbol] = {}
+
+
+def _symbol(name: str, shape: tuple[int, ...], dtype: Any) -> Symbol:
+    """The symbol standing for an argument (kept, so tracing does not rebuild it)."""
+    key = (name, shape, dtype)
+    sym = _SYMBOLS.get(key)
+    if sym is None:
+        sym = symbol(name, shape, dtype=dtype)
+        if len(_SYMBOLS) < 4096:
+            _SYMBOLS[key] = sym
+    return sym
+
+
+class _Traced:
+    """One call's trace: the argument symbols and the output expression."""
+
+    def __init__(self, fun: Callable[..., Any], args: Sequence[Any], what: str) -> None:
+        self.values = [_as_array(a, k) for k, a in enumerate(args)]
+        self.symbols = [_symbol(f"arg{k}", v.shape, v.dtype) for k, v in enumerate(self.values)]
+        out = fun(*self.symbols)
+        out_expr = out if isinstance(out, Expr) else None
+        if out_expr is None:
+            try:
+                out_expr = as_expr(out)
+            except TypeError:
+                raise InvalidArgumentError(
+                    f"{what}: the function must return an array or a matgrad expression, "
+                    f"got {type(out).__name__}"
+                ) from None
+        self.out: Expr = out_expr
+
+
+class _Transform:
+    """Shared machinery: tracing, caching compiled derivatives by the traced expression."""
+
+    def __init__(self, fun: Callable[..., Any], argnums: Argnums, what: str) -> None:
+        if not callable(fun):
+            raise NotCallableError(f"{what} needs a callable, got {type(fun).__name__}")
+        self.fun = fun
+        self.argnums = argnums
+        self.what = what
+        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._argnums: dict[int, tuple[tuple[int, ...], bool]] = {}
+        self.__wrapped__ = fun
+        self.__doc__ = getattr(fun, "__doc__", None)
+
+    def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        value = build()
+        self._cache[key] = value
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return value
+
+    def _trace(self, args: Sequence[Any]) -> tuple[_Traced, tuple[int, ...], bool]:
+        if not args:
+            raise InvalidArgumentError(f"{self.what}: the function needs at least one argument")
+        nums = self._argnums.get(len(args))
+        if nums is None:
+            nums = self._argnums[len(args)] = _normalize_argnums(self.argnums, len(args))
+        traced = _Traced(self.fun, args, self.what)
+        return traced, nums[0], nums[1]
+
+
+def _compile_all(exprs: Sequence[Expr], symbols: Sequence[Symbol]) -> CompiledTuple:
+    """The expressions planned together: shared work (the forward pass of a
+    network, say) is done once per call for all of them."""
+    return compile(list(exprs), list(symbols))
+
+
+class _DerivativeTransform(_Transform):
+    """``grad``/``jacobian``/``hessian``: the ``order``-th derivative wrt each argnum."""
+
+    def __init__(
+        self, fun: Callable[..., Any], argnums: Argnums, order: int, scalar: bool, what: str
+    ) -> None:
+        super().__init__(fun, argnums, what)
+        self.order = order
+        self.scalar = scalar
+
+    def __call__(self, *args: Any) -> Any:
+        traced, nums, single = self._trace(args)
+        out = traced.out
+        if self.scalar and out.shape != ():
+            raise ShapeError(
+                f"{self.what} needs a scalar-valued function, but it returned shape {out.shape}; "
+                "use mg.jacobian for vector- or matrix-valued functions"
+            )
+
+        def build() -> CompiledTuple:
+            derivs = [derivative(out, traced.symbols[k], order=self.order) for k in nums]
+            return _compile_all(derivs, traced.symbols)
+
+        compiled = self._cached((out, nums), build)
+        results = compiled(*traced.values)
+        return results[0] if single else results
+
+
+def grad(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+    """The gradient of a scalar-valued function, with each argument's shape.
+
+    >>> import numpy as np, matgrad as mg
+    >>> X0 = np.array([[2.0, 1.0], [1.0, 3.0]])
+    >>> np.allclose(mg.grad(lambda X: np.linalg.slogdet(X)[1])(X0), np.linalg.inv(X0).T)
+    True
+    """
+    return _DerivativeTransform(fun, argnums, 1, True, "grad")
+
+
+def jacobian(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+    """The Jacobian tensor, shape ``out.shape + arg.shape`` (numerator layout).
+
+    >>> import numpy as np, matgrad as mg
+    >>> A0 = np.arange(6.0).reshape(2, 3)
+    >>> np.array_equal(mg.jacobian(lambda x: A0 @ x)(np.ones(3)), A0)
+    True
+    """
+    return _DerivativeTransform(fun, argnums, 1, False, "jacobian")
+
+
+def hessian(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+    """The Hessian, shape ``out.shape + arg.shape + arg.shape``.
+
+    >>> import numpy as np, matgrad as mg
+    >>> A0 = np.array([[1.0, 2.0], [0.0, 3.0]])
+    >>> mg.hessian(lambda x: x @ A0 @ x)(np.zeros(2))
+    array([[2., 2.],
+           [2., 6.]])
+    """
+    return _DerivativeTransform(fun, argnums, 2, False, "hessian")
+
+
+class _ValueAndGrad(_Transform):
+    def __call__(self, *args: Any) -> tuple[Any, Any]:
+        traced, nums, single = self._trace(args)
+        out = traced.out
+        if out.shape != ():
+            raise ShapeError(
+                f"value_and_grad needs a scalar-valued function, but it returned shape {out.shape}"
+            )
+
+        def build() -> CompiledTuple:
+            exprs = [simplify(out), *(derivative(out, traced.symbols[k]) for k in nums)]
+            return _compile_all(exprs, traced.symbols)
+
+        compiled = self._cached((out, nums), build)
+        values = compiled(*traced.values)
+        grads = tuple(values[1:])
+        return values[0], grads[0] if single else grads
+
+
+def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+    """``(f(x), ∇f(x))`` in one call."""
+    return _ValueAndGrad(fun, argnums, "value_and_grad")
+
+
+_PLANS: OrderedDict[tuple[Any, ...], CompiledTuple] = OrderedDict()
+"""Compiled ``jvp``/``vjp``/``hvp`` plans keyed by the traced expression (as the
+transforms' caches are), shared by all functions."""
+
+
+def _plan(key: tuple[Any, ...], build: Callable[[], CompiledTuple]) -> CompiledTuple:
+    hit = _PLANS.get(key)
+    if hit is not None:
+        _PLANS.move_to_end(key)
+        return hit
+    plan = _PLANS[key] = build()
+    if len(_PLANS) > 4 * _CACHE_SIZE:
+        _PLANS.popitem(last=False)
+    return plan
+
+
+def _tangents(traced: _Traced, tangents: Sequence[Any], what: str) -> list[Array]:
+    if len(traced.values) != len(tangents):
+        raise InvalidArgumentError(
+            f"{what}: {len(traced.values)} primals but {len(tangents)} tangents"
+        )
+    tvals = [_as_array(t, k) for k, t in enumerate(tangents)]
+    for k, (p, t) in enumerate(zip(traced.values, tvals)):
+        if p.shape != t.shape:
+            raise ShapeError(f"{what}: tangent {k} has shape {t.shape}, primal has {p.shape}")
+    return tvals
+
+
+def jvp(
+    fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
+) -> tuple[Array, Array]:
+    """``(f(primals), J · tangents)`` — the directional derivative, as ``jax.jvp``,
+    computed symbolically without forming the Jacobian (forward accumulation of
+    the tangents: no intermediate has more entries than the function's own).
+
+    >>> import numpy as np, matgrad as mg
+    >>> out, d = mg.jvp(lambda x: x * x, (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
+    >>> d
+    array([2., 0.])
+    """
+    if not callable(fun):
+        raise NotCallableError(f"jvp needs a callable, got {type(fun).__name__}")
+    if len(primals) != len(tangents):
+        raise InvalidArgumentError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    traced = _Traced(fun, primals, "jvp")
+    tvals = _tangents(traced, tangents, "jvp")
+    tsyms = [_symbol(f"tangent{k}", t.shape, t.dtype) for k, t in enumerate(tvals)]
+
+    def build() -> CompiledTuple:
+        direction = jvp_expr(traced.out, dict(zip(traced.symbols, tsyms)))
+        return _compile_all([simplify(traced.out), direction], [*traced.symbols, *tsyms])
+
+    value, derivative_value = _plan(("jvp", traced.out, *tsyms), build)(
+        *traced.values, *tvals
+    )
+    return value, derivative_value
+
+
+def hvp(
+    fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
+) -> Array | tuple[Array, ...]:
+    """The Hessian-vector product ``H · v`` of a scalar-valued function, never
+    forming the Hessian: the directional derivative of the gradient (forward over
+    reverse), ``Σⱼ ∂²f/∂xₖ∂xⱼ [vⱼ]`` for each primal ``xₖ``.  One primal gives one
+    array of its shape; several give a tuple.
+
+    >>> import numpy as np, matgrad as mg
+    >>> A0 = np.array([[2.0, 1.0], [0.0, 3.0]])
+    >>> mg.hvp(lambda x: x @ A0 @ x, (np.ones(2),), (np.array([1.0, 0.0]),))
+    array([4., 1.])
+    """
+    if not callable(fun):
+        raise NotCallableError(f"hvp needs a callable, got {type(fun).__name__}")
+    if len(primals) != len(tangents):
+        raise InvalidArgumentError(f"hvp: {len(primals)} primals but {len(tangents)} tangents")
+    traced = _Traced(fun, primals, "hvp")
+    if traced.out.shape != ():
+        raise ShapeError(
+            f"hvp needs a scalar-valued function, but it returned shape {traced.out.shape}"
+        )
+    tvals = _tangents(traced, tangents, "hvp")
+    tsyms = [_symbol(f"tangent{k}", t.shape, t.dtype) for k, t in enumerate(tvals)]
+
+    def build() -> CompiledTuple:
+        grads = vjp_expr(traced.out, constant(np.ones((), traced.out.dtype)), traced.symbols)
+        seeds: dict[Symbol, Expr] = dict(zip(traced.symbols, tsyms))
+        products = [jvp_expr(g, seeds) for g in grads]
+        return _compile_all(products, [*traced.symbols, *tsyms])
+
+    results = _plan(("hvp", traced.out, *tsyms), build)(*traced.values, *tvals)
+    return results[0] if len(results) == 1 else results
+
+
+def vjp(fun: Callable[..., Any], *primals: Any) -> tuple[Array, Callable[[Any], tuple[Array, ...]]]:
+    """``(f(primals), vjp_fn)`` as ``jax.vjp``: ``vjp_fn(c)`` gives ``cᵀ ∂f/∂xₖ`` for
+    every primal, computed symbolically without forming the Jacobian.
+
+    >>> import numpy as np, matgrad as mg
+    >>> A0 = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> out, pullback = mg.vjp(lambda x: A0 @ x, np.ones(2))
+    >>> pullback(np.array([1.0, 0.0]))
+    (array([1., 2.]),)
+    """
+    if not callable(fun):
+        raise NotCallableError(f"vjp needs a callable, got {type(fun).__name__}")
+    traced = _Traced(fun, primals, "vjp")
+    out = traced.out
+    csym = _symbol("cotangent", out.shape, out.dtype)
+
+    def build_value() -> CompiledTuple:
+        return _compile_all([simplify(out)], traced.symbols)
+
+    def build_pullbacks() -> CompiledTuple:
+        return _compile_all(list(vjp_expr(out, csym, traced.symbols)), [*traced.symbols, csym])
+
+    (value,) = _plan(("value", out, *traced.symbols), build_value)(*traced.values)
+    pullbacks = _plan(("vjp", out, csym), build_pullbacks)
+    primal_values = list(traced.values)
+
+    def vjp_fn(cotangent: Any) -> tuple[Array, ...]:
+        c = _as_array(cotangent, 0)
+        if c.shape != out.shape:
+            raise ShapeError(f"vjp: cotangent has shape {c.shape}, the output has {out.shape}")
+        return pullbacks(*primal_values, c)
+
+    return value, vjp_fn

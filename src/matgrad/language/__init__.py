@@ -1,0 +1,1 @@
+"""The formula language of the ``matgrad`` command: parser, shape inference, claims."""
