@@ -40,13 +40,22 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, find, given, settings
 
 import matgrad as mg
 from matgrad import numeric
-from matgrad.errors import NonFiniteError
+from matgrad.errors import InvalidArgumentError, NonFiniteError
 from matgrad.ir import expr as E
-from matgrad.testing.fuzz import FuzzCase, random_expressions
+from matgrad.testing.fuzz import (
+    ONE_PLUS_SQUARE,
+    OPERATIONS,
+    FuzzCase,
+    form_label,
+    fuzzed_operations,
+    known_operations,
+    random_expressions,
+    source_name,
+)
 from matgrad.testing.reference import reference_evaluate
 
 # Until the compiled evaluator is registered by ``import matgrad``, use the reference one.
@@ -238,27 +247,78 @@ def test_random_expression_derivatives(case: FuzzCase) -> None:
 
 
 def test_generator_covers_every_operation() -> None:
-    """Each operation of the generator occurs in a modest number of draws."""
-    seen: set[str] = set()
+    """Each operation of the generator occurs in a modest number of draws: every
+    composite, every declared operation with fuzz entries (each of its fuzz
+    records), in the expression and in its source."""
+    declared = fuzzed_operations()
+    assert {op.name for op in declared} >= {"exp", "log", "inv", "det", "logdet", "adj", "power"}
+    labels = (known_operations() | {ONE_PLUS_SQUARE}
+              | {form_label(op, k) for op in declared for k in range(len(op.fuzz))})
     names = {
-        "mg.trace(": "trace", "mg.inv(": "inv", "mg.det(": "det", "mg.logdet(": "logdet",
-        "mg.solve(": "solve", "mg.kron(": "kron", "mg.outer(": "outer", "mg.diag(": "diag",
-        "mg.exp(": "exp", "mg.log(": "log", "mg.sqrt(": "sqrt", "mg.abs(": "abs",
-        "mg.norm(": "norm", "mg.hadamard(": "hadamard", "mg.matrix_power(": "matrix_power",
-        "mg.sum(": "sum", "mg.mean(": "mean", " @ ": "matmul", ".T": "transpose",
-        "mg.sin(": "sin", "mg.cos(": "cos", "mg.tanh(": "tanh", "mg.sigmoid(": "sigmoid",
-        " ** ": "power", "mg.power(": "real power", " / ": "divide", "delta(": "identity",
-        "mg.constant(": "constant", "reshape(": "reshape", "mg.adj(": "adj",
+        "mg.trace(": "trace", "mg.solve(": "solve", "mg.kron(": "kron", "mg.outer(": "outer",
+        "mg.diag(": "diag", "mg.norm(": "norm", "mg.hadamard(": "hadamard",
+        "mg.matrix_power(": "matrix_power", "mg.sum(": "sum", "mg.mean(": "mean",
+        " @ ": "matmul", ".T": "transpose", " ** ": "square", " / ": "divide",
+        "delta(": "identity", "mg.constant(": "constant", "reshape(": "reshape",
     }
+    names.update({f"{source_name(op)}(": op.name for op in declared})
+    seen: set[str] = set()
+    drawn: set[str] = set()
+    kinds: set[str] = set()
 
     @settings(max_examples=400, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(case=random_expressions())
     def collect(case: FuzzCase) -> None:
         seen.update(op for key, op in names.items() if key in case.source)
+        drawn.update(case.drawn)
+        kinds.update(n.kind for n in case.expr.walk())
 
     collect()
     assert set(names.values()) <= seen, f"never generated: {set(names.values()) - seen}"
+    assert labels <= drawn, f"never drawn: {sorted(labels - drawn)}"
+    assert drawn <= labels, f"unknown labels: {sorted(drawn - labels)}"
+    missing = {op.name for op in declared} - kinds
+    assert not missing, f"never in an expression: {sorted(missing)}"
+
+
+def test_generator_draws_only_the_operations_asked_for() -> None:
+    exp = next(op for op in fuzzed_operations() if op.name == mg.exp.op.name)
+    chosen = {"add", "trace", exp.name}
+    allowed = chosen | {form_label(exp, k) for k in range(len(exp.fuzz))}
+
+    @settings(max_examples=50, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=random_expressions(operations=chosen))
+    def check(case: FuzzCase) -> None:
+        assert case.operations == chosen
+        assert case.drawn <= allowed, case.drawn - allowed
+
+    check()
+    with pytest.raises(InvalidArgumentError, match="unknown operations"):
+        find(random_expressions(operations={"add", "no_such_operation"}), lambda c: True)
+    assert OPERATIONS == known_operations()  # nothing declared since import
+
+
+def test_reproducers_rebuild_the_case() -> None:
+    """``case.code()`` runs with ``import matgrad as mg`` and builds an expression
+    of the same shape and value."""
+
+    @settings(max_examples=60, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=random_expressions())
+    def check(case: FuzzCase) -> None:
+        namespace: dict[str, Any] = {}
+        exec(case.code(), namespace)
+        f = namespace["f"]
+        assert f.shape == case.expr.shape
+        assert namespace["wrt"] is case.wrt
+        values = {k: np.asarray(v) for k, v in namespace["values"].items()}
+        with np.errstate(all="ignore"):
+            got, want = evaluate(f, values), evaluate(case.expr, values)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+    check()
 
 
 # ---------------------------------------------------------------------------------------

@@ -325,8 +325,14 @@ def test_batched_matches_unbatched_in_one_call(
     axes = tuple(range(-x.ndim, 0))  # the input axes, with or without a leading batch axis
 
     def f(X: np.ndarray) -> np.ndarray:  # R^{S_in} -> R², for one point or a stack
+        # f must round a stack exactly as it rounds each point, since one ulp in f is
+        # ~1e-8 in a forward difference; hence Y * Y and (s, q) @ W written out: for a
+        # 0-d X, Y is a NumPy scalar and Y**2 calls libm pow, not the array's Y * Y; and
+        # BLAS multiplies a stack (matrix-matrix) and one point (vector-matrix) with
+        # different kernels, with fused multiply-adds in one of them on CPUs with FMA
         Y = np.sin(X) * np.exp(X / 3)
-        return np.stack([Y.sum(axis=axes), (Y**2).sum(axis=axes)], axis=-1) @ W
+        s, q = Y.sum(axis=axes), (Y * Y).sum(axis=axes)
+        return np.stack([s * W[0, 0] + q * W[1, 0], s * W[0, 1] + q * W[1, 1]], axis=-1)
 
     diff = numeric.jacobian if order == 1 else numeric.hessian
     plain = diff(f, x, method=method, return_error=return_error)

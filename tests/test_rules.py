@@ -13,11 +13,17 @@ from hypothesis import strategies as st
 
 import matgrad as mg
 from matgrad import numeric
+from matgrad.calculus import rules
 from matgrad.calculus.rules import LEAF_KINDS, RULES
-from matgrad.ir.expr import ELEMENTWISE_FUNCTIONS, Expr, symbol
-from matgrad.testing.opspec import SPECS, OpSpec, value_strategy
+from matgrad.ir.apply import Apply
+from matgrad.ir.expr import Expr, symbol
+from matgrad.ops import registry
+from matgrad.testing.opspec import DOMAINS, SPECS, OpSpec, specs, value_strategy
 
-ALL_KINDS = set(RULES) | set(LEAF_KINDS)
+
+def all_kinds() -> set[str]:
+    """Every node kind: the leaves, the core's rules and the declared operations."""
+    return set(RULES) | set(LEAF_KINDS) | {op.name for op in registry.operations()}
 
 
 def evaluate(expr: Expr, values: dict[str, np.ndarray]) -> np.ndarray:
@@ -84,22 +90,52 @@ def test_both_accumulation_modes_agree_with_numerics(spec: OpSpec, mode: str, da
 
 
 def test_spec_table_covers_every_node_kind() -> None:
-    covered = set().union(*(s.kinds for s in SPECS)) | {"symbol", "constant", "zero"}
-    missing = ALL_KINDS - covered
+    covered = set().union(*(s.kinds for s in specs())) | {"symbol", "constant", "zero"}
+    missing = all_kinds() - covered
     assert not missing, f"no spec exercises the node kinds {sorted(missing)}"
 
 
-def test_spec_table_covers_every_elementwise_function() -> None:
-    names = {s.name.split("-")[0] for s in SPECS}
-    missing = set(ELEMENTWISE_FUNCTIONS) - names
-    assert not missing, f"no spec for elementwise {sorted(missing)}"
+def test_spec_table_covers_every_declared_operation() -> None:
+    """Each sample of each declared operation is a spec, and it builds the operation."""
+    table = {s.name: s for s in specs()}
+    assert registry.operations()
+    for op in registry.operations():
+        assert op.samples, f"{op.name} has no sample"
+        for sample in op.samples:
+            spec = table.get(sample.name)
+            assert spec is not None, f"no spec for {op.name}'s sample {sample.name!r}"
+            assert op.name in spec.kinds, f"spec {spec.name!r} does not build {op.name}"
+            assert spec.domains == sample.domains and spec.orders == sample.orders, spec.name
+
+
+def test_spec_table_is_well_formed() -> None:
+    table = specs()
+    names = [s.name for s in table]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert [s.name for s in SPECS] == names  # nothing declared since import
+    for spec in table:
+        assert set(spec.domains) <= set(DOMAINS), spec.name
+        assert len(spec.shapes(2, 3)) == len(spec.domains), spec.name
+        assert spec.kinds <= all_kinds(), spec.name
+        assert set(spec.orders) <= {1, 2} and 1 in spec.orders, spec.name
 
 
 def test_every_non_leaf_kind_has_a_rule() -> None:
     from matgrad.ir import expr as E
 
     kinds = {cls.kind for cls in vars(E).values()
-             if isinstance(cls, type) and issubclass(cls, E.Expr) and cls.kind not in
-             ("expr",)}
-    kinds.discard("matrixfunction")
-    assert kinds - {"expr"} <= ALL_KINDS | {"expr"}, kinds - ALL_KINDS
+             if isinstance(cls, type) and issubclass(cls, E.Expr)
+             and isinstance(vars(cls).get("kind"), str) and cls is not E.Expr}
+    assert kinds <= set(RULES) | set(LEAF_KINDS), kinds - set(RULES) - set(LEAF_KINDS)
+    assert set(RULES) <= kinds
+    # every other kind is a declared operation, with its differential
+    for op in registry.operations():
+        assert callable(op.differential), op.name
+        assert op.name not in RULES and op.name not in LEAF_KINDS, op.name
+        sample = op.samples[0]
+        placeholders = [symbol(f"a{k}", s) for k, s in enumerate(sample.shapes(2, 2))]
+        built = sample.build(*placeholders) if sample.build else op(*placeholders)
+        node = next(n for n in built.walk() if n.kind == op.name)
+        assert isinstance(node, Apply) and node.op is op
+        d = tuple(symbol(f"d{k}", a.shape) for k, a in enumerate(node.args))
+        assert rules.differential(node, d) is op.differential(node, d), op.name

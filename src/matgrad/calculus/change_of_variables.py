@@ -32,8 +32,9 @@ from matgrad._types import ArrayLike
 from matgrad.calculus.diff import derivative
 from matgrad.errors import InvalidArgumentError, ShapeError
 from matgrad.function_api.transforms import jacobian
-from matgrad.ir.expr import Expr, Symbol, reshape
+from matgrad.ir.expr import Expr, Symbol
 from matgrad.ops import det, logdet
+from matgrad.ops.structure import reshape
 
 __all__ = ["jacobian_det", "log_abs_det_jacobian"]
 

@@ -29,17 +29,14 @@ from matgrad.compiler.rewrites import (
     factor_sums,
 )
 from matgrad.errors import BindingError, ShapeError, UnsupportedOperationError
+from matgrad.ir.apply import Apply
 from matgrad.ir.expr import (
     Add,
     Constant,
     Delta,
     Einsum,
-    Elementwise,
     Expr,
-    Inv,
-    MatrixFunction,
     Ones,
-    Reshape,
     Symbol,
     Zero,
 )
@@ -133,7 +130,8 @@ class _Planner:
         self.deferred = {
             n.uid
             for n in nodes
-            if isinstance(n, Inv)
+            if isinstance(n, Apply)
+            and n.op.solve_in_products
             and not self.const[n.uid]
             and self.uses[n.uid] == 1
             and n.uid not in root_ids
@@ -217,7 +215,6 @@ class _Planner:
 
     def _plan(self, node: Expr) -> int:
         shape, dt = node.shape, node.dtype
-        size = math.prod(shape)
         if isinstance(node, Symbol):
             raise BindingError(f"the expression depends on symbol {node.name!r}, not given")
         if isinstance(node, Constant):
@@ -234,35 +231,22 @@ class _Planner:
             return self._einsum(node)
         if isinstance(node, Add):
             return self._add(node)
-        if isinstance(node, Elementwise):
-            x = self.plan(node.x)
-            if node.fn == "power":
-                assert node.param is not None
-                kernel, detail = K.make_power(node.param), f"power({node.param})"
-            else:
-                kernel, detail = K.ELEMENTWISE[node.fn], node.fn
-            return self.emit(kernel, [x], "elementwise", detail, shape, size, True, node)
-        if isinstance(node, MatrixFunction):
-            x = self.plan(node.x)
-            n = node.x.shape[0]
-            kernels = {
-                "inv": (np.linalg.inv, n**3),
-                "det": (np.linalg.det, 2 * n**3 // 3),
-                "logdet": (K.logdet, 2 * n**3 // 3),
-                "adj": (K.adjugate, 12 * n**3),
-            }
-            if node.kind not in kernels:
-                raise UnsupportedOperationError(f"cannot evaluate {node.kind} nodes")
-            kernel, flops = kernels[node.kind]
-            return self.emit(kernel, [x], node.kind, "", shape, flops, True, node)
-        if isinstance(node, Reshape):
-            x = self.plan(node.x)
-
-            def reshape(v: Any) -> Any:
-                return np.reshape(v, shape)
-
-            return self.emit(reshape, [x], "reshape", str(shape), shape, 0, False, node)
+        if isinstance(node, Apply):
+            return self._apply(node)
         raise UnsupportedOperationError(f"matgrad.compiler cannot evaluate {node.kind} nodes")
+
+    def _apply(self, node: Apply) -> int:
+        """A declared operation: its NumPy kernel, specialized to the attributes."""
+        op = node.op
+        ins = [self.plan(a) for a in node.args]
+        attrs = node.attrs
+        kernel = op.make_kernel(attrs)
+        detail = ", ".join(f"{k}={v}" for k, v in attrs.items())
+        flops = op.flops(tuple(a.shape for a in node.args))
+        step_op = "elementwise" if op.elementwise else op.name
+        if op.elementwise:
+            detail = f"{op.name}({detail})" if detail else op.name
+        return self.emit(kernel, ins, step_op, detail, node.shape, flops, not op.view, node)
 
     # ---- sums -------------------------------------------------------------------
     def _add(self, node: Add) -> int:
@@ -357,7 +341,7 @@ class _Planner:
             if isinstance(op, (Delta, Ones)):
                 structural.update(labels)
             elif op.uid in self.deferred and op.uid not in self.slot_of:
-                assert isinstance(op, Inv)
+                assert isinstance(op, Apply)
                 operands.append(_Operand(labels, op.shape, inv=op))
             else:
                 operands.append(_Operand(labels, op.shape, slot=self.plan(op)))

@@ -17,7 +17,8 @@ import opt_einsum
 
 from matgrad._types import Shape
 from matgrad.compiler import kernels as K
-from matgrad.ir.expr import Add, Delta, Einsum, Expr, Inv, Ones, add, einsum_node
+from matgrad.ir.apply import Apply
+from matgrad.ir.expr import Add, Delta, Einsum, Expr, Ones, add, einsum_node
 
 __all__ = ["factor_sums"]
 
@@ -208,12 +209,13 @@ def _factored(
 
 @dataclass
 class _Operand:
-    """An einsum operand while planning: a slot, or an ``inv`` node not yet planned."""
+    """An einsum operand while planning: a slot, or an inverse (an operation that
+    may become a solve) not yet planned."""
 
     labels: tuple[int, ...]
     shape: Shape
     slot: int = -1
-    inv: Inv | None = None
+    inv: Apply | None = None
 
 
 def _subscripts(operands: Sequence[_Operand], out: Sequence[int]) -> str:

@@ -9,8 +9,10 @@ returns the exit code::
     matgrad identities verify [NAME ...] [--topic TOPIC] [--sizes SIZES ...]
                               [--samples K] [--seed S]
 
-``verify`` prints one line per identity (name, largest error, PASS/FAIL/SKIP;
-XFAIL for an entry with a known core gap) and exits with 1 if any identity fails.
+``verify`` prints one line per identity (name, largest error, PASS/FAIL; XFAIL
+for an entry with a known core gap, which may fail by matgrad's derivative raising;
+SKIP when the identity itself cannot be instantiated or evaluated, e.g. at sizes it
+is not stated for) and exits with 1 if any identity fails.
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
         sizes = None if not args.sizes else [_sizes_for(ident, s) for s in args.sizes]
         try:
             result = verify(ident, sizes, samples=args.samples, seed=args.seed)
-        except (MatgradError, ValueError) as err:
+        except (MatgradError, ValueError) as err:  # the identity's own, not matgrad's derivative
             skipped += 1
             out.write(f"{ident.name:<{width}}  {'-':>9}  SKIP ({err})\n")
             continue

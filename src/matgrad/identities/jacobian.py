@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from matgrad import ops
 from matgrad.identities._record import Identity, Symbols, entry
-from matgrad.ir.expr import Expr, reshape
+from matgrad.ir.expr import Expr
+from matgrad.ops.structure import reshape
 
 __all__ = ["ENTRIES"]
 

@@ -16,6 +16,13 @@ symmetric gradient ``(G + Gᵀ)/2`` of DESIGN.md §1.
 
 The error of a comparison is ``max|a − b| / max(1, max|a|, max|b|)``: relative
 for large entries, absolute for small ones.
+
+If matgrad's symbolic derivative cannot be derived, compiled or evaluated at a
+valid instance (say ``LinAlgError: Singular matrix``), that is a failure of the
+check, recorded in :attr:`Check.error` with infinite errors, not an exception:
+the instance is valid, so it is matgrad that fails (an entry's ``core_gap`` may
+expect exactly that).  Errors of the identity itself (sizes it is not stated
+for, a function or closed form that cannot be evaluated) are still raised.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from matgrad import numeric
 from matgrad.calculus.diff import derivative
 from matgrad.compiler import Compiled
 from matgrad.compiler import compile as compile_expr
+from matgrad.errors import MatgradError
 from matgrad.identities._record import Identity, Instance, describe_sizes, draw_value
 from matgrad.ir.expr import Expr
 
@@ -53,6 +61,8 @@ SYMBOLIC_TOLERANCE = 1e-9
 NUMERIC_TOLERANCE = 1e-6
 """Largest error allowed between either and numerical differentiation."""
 
+_DERIVATIVE_ERRORS = (MatgradError, ArithmeticError, ValueError)  # LinAlgError is a ValueError
+
 
 def relative_error(a: Any, b: Any) -> float:
     """``max|a − b| / max(1, max|a|, max|b|)``; ``inf`` for shapes that differ or
@@ -72,17 +82,23 @@ def relative_error(a: Any, b: Any) -> float:
 
 @dataclass(frozen=True)
 class Check:
-    """One verified sample: the three pairwise errors at one set of sizes."""
+    """One verified sample: the three pairwise errors at one set of sizes.
+
+    ``error`` names what matgrad's symbolic derivative raised at this sample
+    (``"LinAlgError: Singular matrix"``), ``""`` if nothing; the errors that need
+    its values are then ``inf`` and the check fails.
+    """
 
     sizes: tuple[tuple[str, int], ...]
     sample: int
     closed_vs_symbolic: float
     closed_vs_numeric: float
     symbolic_vs_numeric: float
+    error: str = ""
 
     @property
     def symbolic_ok(self) -> bool:
-        return self.closed_vs_symbolic <= SYMBOLIC_TOLERANCE
+        return not self.error and self.closed_vs_symbolic <= SYMBOLIC_TOLERANCE
 
     @property
     def numeric_ok(self) -> bool:
@@ -118,9 +134,11 @@ class Verification:
         out = []
         for c in self.checks:
             if not c.passed:
+                where = f"{self.identity.name} at {describe_sizes(c.sizes)}, sample {c.sample}: "
+                if c.error:
+                    where += f"matgrad's derivative raised {c.error}; "
                 out.append(
-                    f"{self.identity.name} at {describe_sizes(c.sizes)}, sample {c.sample}: "
-                    f"closed vs symbolic {c.closed_vs_symbolic:.2e}, closed vs numeric "
+                    f"{where}closed vs symbolic {c.closed_vs_symbolic:.2e}, closed vs numeric "
                     f"{c.closed_vs_numeric:.2e}, symbolic vs numeric {c.symbolic_vs_numeric:.2e}"
                 )
         return out
@@ -143,10 +161,16 @@ def _symmetrize(m: np.ndarray) -> np.ndarray:
     return out
 
 
+def _needs_first(instance: Instance) -> bool:
+    """Whether the numerical witness differentiates matgrad's first derivative."""
+    return instance.order == 2 and instance.function.ndim > 0
+
+
 def _numeric(
     instance: Instance, f: Compiled, first: Compiled | None
 ) -> np.ndarray:
-    """The numerical derivative of order ``instance.order`` of the function."""
+    """The numerical derivative of order ``instance.order`` of the function
+    (of ``first``, matgrad's first derivative, when :func:`_needs_first`)."""
     wrt = instance.wrt
     values = dict(instance.values)
     point = np.array(values[wrt.name], dtype=np.float64)
@@ -188,31 +212,55 @@ def verify(
         rng = np.random.default_rng([seed, k])
         instance = identity.instantiate(chosen, rng)
         syms = instance.symbol_list()
-        symbolic = derivative(instance.function, instance.wrt, instance.order)
         f = compile_expr(instance.function, syms)
-        df = compile_expr(symbolic, syms)
         closed = compile_expr(instance.closed_form, syms)
+        df: Compiled | None = None
         first: Compiled | None = None
-        if instance.order == 2 and instance.function.ndim > 0:
-            first = compile_expr(derivative(instance.function, instance.wrt), syms)
+        failed = ""  # what deriving or compiling matgrad's derivatives raised
+        try:
+            df = compile_expr(derivative(instance.function, instance.wrt, instance.order), syms)
+            if _needs_first(instance):
+                first = compile_expr(derivative(instance.function, instance.wrt), syms)
+        except _DERIVATIVE_ERRORS as err:
+            failed = _describe(err)
         key = tuple(sorted(instance.sizes.items(), key=lambda p: identity.dims.index(p[0])))
         for sample in range(samples):
             if sample:
                 instance = resample(instance, rng)
             values = dict(instance.values)
             c = np.asarray(closed(**values))
-            s = np.asarray(df(**values))
-            num = _numeric(instance, f, first)
+            error = failed
+            s: np.ndarray | None = None
+            num: np.ndarray | None = None
+            if df is not None:
+                try:
+                    s = np.asarray(df(**values))
+                    if first is not None:  # the witness evaluates matgrad's first derivative
+                        num = _numeric(instance, f, first)
+                except _DERIVATIVE_ERRORS as err:
+                    error = _describe(err)
+            if not _needs_first(instance):  # the witness evaluates f only: errors propagate
+                num = _numeric(instance, f, None)
             checks.append(
                 Check(
                     sizes=key,
                     sample=sample,
-                    closed_vs_symbolic=relative_error(c, s),
-                    closed_vs_numeric=relative_error(c, num),
-                    symbolic_vs_numeric=relative_error(s, num),
+                    closed_vs_symbolic=_error_or_inf(c, s),
+                    closed_vs_numeric=_error_or_inf(c, num),
+                    symbolic_vs_numeric=_error_or_inf(s, num),
+                    error=error,
                 )
             )
     return Verification(identity, tuple(checks))
+
+
+def _describe(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def _error_or_inf(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """:func:`relative_error`, or ``inf`` when a value is missing."""
+    return float("inf") if a is None or b is None else relative_error(a, b)
 
 
 def derive_and_compile_seconds(

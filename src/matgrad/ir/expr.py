@@ -15,13 +15,11 @@ Node kinds (``Expr.kind``):
 ``delta``      the Kronecker delta (identity matrix) ``δ(i, j)`` of size n
 ``einsum``     every multilinear operation: a product of operands with index ids
 ``add``        a linear combination ``Σ cₖ tₖ`` of same-shaped terms
-``elementwise`` ``f(x)`` applied entry by entry (``exp``, ``log``, ``power``...)
-``inv``        matrix inverse
-``det``        determinant
-``logdet``     ``log |det X|``
-``adj``        adjugate (``adj(X) = det(X) X⁻¹`` where X is invertible)
-``reshape``    row-major reshape (used by ``kron``)
 =============  ===============================================================
+
+Every other node is an :class:`~matgrad.ir.apply.Apply` of a declared
+operation (:mod:`matgrad.ir.apply`, declarations in :mod:`matgrad.ops`); its
+``kind`` is the operation's name.
 
 Constructors check shapes and put nodes in a canonical form (einsum index ids
 renumbered, commutative operands sorted, sums flattened and like terms merged).
@@ -52,20 +50,6 @@ from matgrad.ir.node import Expr as Expr  # re-exported
 from matgrad.ir.node import _check_shape, _intern, _result_dtype
 
 Number = complex  # a Python int, float or complex coefficient
-
-ELEMENTWISE_FUNCTIONS: tuple[str, ...] = (
-    "exp",
-    "log",
-    "sin",
-    "cos",
-    "tanh",
-    "sigmoid",
-    "sqrt",
-    "abs",
-    "sign",
-    "power",
-)
-"""Names accepted by :func:`elementwise`; ``power`` takes a real exponent."""
 
 # =====================================================================================
 # Leaves
@@ -305,8 +289,9 @@ class Einsum(Expr):
 
 def is_symmetric(node: Expr) -> bool:
     """Whether ``node`` is a square matrix known to equal its transpose: symmetric
-    symbols, deltas, and sums, elementwise functions, inverses and adjugates of
-    symmetric matrices, and einsums that are their own transpose (``A @ A.T``)."""
+    symbols, deltas, sums of symmetric matrices, operations that preserve
+    symmetry (elementwise functions, inverses, ...) of symmetric matrices, and
+    einsums that are their own transpose (``A @ A.T``)."""
     if node.ndim != 2 or node.shape[0] != node.shape[1]:
         return False
     cached = node._memo.get("symmetric")
@@ -325,11 +310,10 @@ def _symmetric(node: Expr) -> bool:
         return bool(np.array_equal(node.value, node.value.T))
     if isinstance(node, Add):
         return all(is_symmetric(t) for t in node.terms)
-    if isinstance(node, (Elementwise, Inv, Adj)):
-        return is_symmetric(node.x)
     if isinstance(node, Einsum):
         return einsum_node(node.operands, node.indices, node.out[::-1]) is node
-    return False
+    operands = node.symmetric_operands()
+    return operands is not None and all(is_symmetric(o) for o in operands)
 
 
 def einsum_node(
@@ -532,159 +516,6 @@ def add(terms: Sequence[Any], coeffs: Sequence[complex] | None = None) -> Expr:
             "dtype": dtype,
         },
     )
-    return node
-
-
-# =====================================================================================
-# Nonlinear nodes
-# =====================================================================================
-
-
-class Elementwise(Expr):
-    """``fn(x)`` entry by entry; ``param`` is the exponent of ``power``."""
-
-    __slots__ = ("fn", "param", "x")
-    kind = "elementwise"
-    fn: str
-    x: Expr
-    param: float | None
-
-    @property
-    def children(self) -> tuple[Expr, ...]:
-        return (self.x,)
-
-    def params(self) -> tuple[Any, ...]:
-        return (self.fn, self.param)
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        (x,) = children
-        return elementwise(self.fn, x, self.param)
-
-
-def elementwise(fn: str, x: Any, param: float | None = None) -> Expr:
-    """``fn(x)`` entry by entry, ``fn`` one of :data:`ELEMENTWISE_FUNCTIONS`."""
-    if fn not in ELEMENTWISE_FUNCTIONS:
-        raise UnsupportedOperationError(
-            f"unknown elementwise function {fn!r}; known: {', '.join(ELEMENTWISE_FUNCTIONS)}"
-        )
-    xe = as_expr(x)
-    if fn == "power":
-        if param is None:
-            raise InvalidArgumentError("power needs an exponent")
-        param = float(param)
-        if param == 1.0:
-            return xe
-        if param == 0.0:
-            dt = _result_dtype(xe.dtype, floating=True)
-            return constant(np.ones((), dt)) if xe.shape == () else ones(xe.shape, dt)
-    elif param is not None:
-        raise InvalidArgumentError(f"{fn} takes no parameter")
-    dtype = _result_dtype(xe.dtype, floating=True)
-    if fn in ("abs",) and np.issubdtype(dtype, np.complexfloating):
-        dtype = np.dtype(np.finfo(dtype).dtype)
-    node: Elementwise = _intern(
-        Elementwise,
-        (fn, xe.uid, param),
-        {"fn": fn, "x": xe, "param": param, "shape": xe.shape, "dtype": dtype},
-    )
-    return node
-
-
-class MatrixFunction(Expr):
-    """A function of one square matrix: ``inv``, ``det``, ``logdet``, ``adj``."""
-
-    __slots__ = ("x",)
-    x: Expr
-
-    @property
-    def children(self) -> tuple[Expr, ...]:
-        return (self.x,)
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        (x,) = children
-        return matrix_function(self.kind, x)
-
-
-class Inv(MatrixFunction):
-    __slots__ = ()
-    kind = "inv"
-
-
-class Det(MatrixFunction):
-    __slots__ = ()
-    kind = "det"
-
-
-class LogDet(MatrixFunction):
-    __slots__ = ()
-    kind = "logdet"
-
-
-class Adj(MatrixFunction):
-    __slots__ = ()
-    kind = "adj"
-
-
-_MATRIX_FUNCTIONS: dict[str, type[MatrixFunction]] = {
-    "inv": Inv,
-    "det": Det,
-    "logdet": LogDet,
-    "adj": Adj,
-}
-
-
-def matrix_function(kind: str, x: Any) -> Expr:
-    """``inv``, ``det``, ``logdet`` (log |det|) or ``adj`` of a square matrix."""
-    cls = _MATRIX_FUNCTIONS.get(kind)
-    if cls is None:
-        raise UnsupportedOperationError(
-            f"unknown matrix function {kind!r}; known: {', '.join(_MATRIX_FUNCTIONS)}"
-        )
-    xe = as_expr(x)
-    if xe.ndim != 2 or xe.shape[0] != xe.shape[1]:
-        raise ShapeError(f"{kind} needs a square matrix, got shape {xe.shape}")
-    dtype = _result_dtype(xe.dtype, floating=True)
-    if kind == "logdet" and np.issubdtype(dtype, np.complexfloating):
-        dtype = np.dtype(np.float64 if dtype == np.complex128 else np.float32)
-    shape = xe.shape if kind in ("inv", "adj") else ()
-    node: MatrixFunction = _intern(
-        cls, (xe.uid,), {"x": xe, "shape": shape, "dtype": dtype}
-    )
-    return node
-
-
-class Reshape(Expr):
-    """Row-major reshape (NumPy's default order)."""
-
-    __slots__ = ("x",)
-    kind = "reshape"
-    x: Expr
-
-    @property
-    def children(self) -> tuple[Expr, ...]:
-        return (self.x,)
-
-    def params(self) -> tuple[Any, ...]:
-        return (self.shape,)
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        (x,) = children
-        return reshape(x, self.shape)
-
-
-def reshape(x: Any, shape: Iterable[int]) -> Expr:
-    """``x`` reshaped in row-major order; the sizes must agree."""
-    xe = as_expr(x)
-    shp = _check_shape(shape, "reshape")
-    if int(np.prod(shp, dtype=np.int64)) != xe.size:
-        raise ShapeError(f"cannot reshape shape {xe.shape} (size {xe.size}) to {shp}")
-    if shp == xe.shape:
-        return xe
-    if isinstance(xe, Reshape):
-        return reshape(xe.x, shp)
-    if isinstance(xe, Zero):
-        return zeros(shp, xe.dtype)
-    node: Reshape = _intern(Reshape, (xe.uid, shp), {"x": xe, "shape": shp, "dtype": xe.dtype})
     return node
 
 

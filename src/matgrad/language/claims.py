@@ -3,21 +3,27 @@ judges a claimed derivative and names the usual mistakes, and the helpers the
 ``matgrad`` command shares with it (:func:`random_values`, :func:`numeric_check`).
 
 **Random valid inputs.**  :func:`random_values` draws a value for every symbol of
-some expressions so that they can be evaluated and differentiated there:
+some expressions so that they can be evaluated and differentiated there, following
+the domain each operation declares for its operands
+(:meth:`matgrad.ir.apply.Operation.domains`):
 
 - a symbol named in ``spd`` gets a symmetric positive definite value
   ``B Bᵀ/n + I``;
-- a square symbol under ``inv``, ``det``, ``logdet`` or ``adj`` (also through
-  ``solve`` and negative ``matrix_power``) gets ``n·I + E`` with ``E`` uniform in
-  ``(-½, ½)``: diagonally dominant, so invertible with positive determinant and a
-  condition number below 3;
-- a symbol under ``log``, ``sqrt`` or a negative or fractional power gets entries
-  uniform in ``(½, 3/2)`` (in ``(0, ½)`` for ``E`` above);
+- a square symbol under an operand that must be invertible (``inv``, ``det``,
+  ``logdet``, ``adj``; also through ``solve`` and negative ``matrix_power``) gets
+  ``n·I + E`` with ``E`` uniform in ``(-½, ½)``: diagonally dominant, so
+  invertible with positive determinant and a condition number below 3;
+- a symbol under an operand that must be positive (``log``, ``sqrt``, a
+  fractional power) gets entries uniform in ``(½, 3/2)`` (in ``(0, ½)`` for ``E``
+  above);
+- a symbol under an operand that must be nonzero (``abs``, ``sign``, a negative
+  integer power) gets entries of random sign with magnitudes uniform in
+  ``(½, 3/2)`` (as a positive one in the two cases above);
 - any other symbol gets standard normal entries; a symbol declared symmetric gets
   the symmetric part of its draw.
 
 The draw is repeated (up to 20 times) until every expression is finite there and
-every matrix under a matrix function has a condition number below ``10⁶``.
+every operand that must be invertible has a condition number below ``10⁶``.
 
 >>> import matgrad as mg
 >>> report = mg.check_claim("x'*A*x", "x", "2*A*x")
@@ -41,7 +47,8 @@ from matgrad import _random
 from matgrad._types import FloatArray as Array
 from matgrad.calculus.diff import derivative
 from matgrad.errors import InvalidArgumentError, NonFiniteError
-from matgrad.ir.expr import Elementwise, Expr, MatrixFunction, Symbol
+from matgrad.ir.apply import Apply
+from matgrad.ir.expr import Expr, Symbol
 from matgrad.language.parse import parse_expression
 from matgrad.numeric import gradient_error
 from matgrad.testing import DerivativeReport, check_derivative
@@ -77,34 +84,54 @@ def _symbols(exprs: Iterable[Expr]) -> dict[str, Symbol]:
     return found
 
 
-def _needs(exprs: Iterable[Expr]) -> tuple[set[str], set[str]]:
-    """(names under a matrix function, names under log/sqrt/negative or fractional powers)."""
+_INVERTIBLE = frozenset({"invertible", "spd"})
+"""Operand domains that need an invertible, well-conditioned matrix."""
+
+
+def _domains(node: Expr) -> Iterable[tuple[Expr, str]]:
+    """Each operand of ``node`` with the domain its operation declares for it."""
+    if isinstance(node, Apply):
+        yield from zip(node.args, node.op.domains(node.attrs))
+
+
+def _needs(exprs: Iterable[Expr]) -> tuple[set[str], set[str], set[str]]:
+    """The names under operands that must be invertible (``invertible``, ``spd``),
+    positive, and nonzero, by the domains the operations declare."""
     invertible: set[str] = set()
     positive: set[str] = set()
+    nonzero: set[str] = set()
+    needs = {"positive": positive, "nonzero": nonzero}
     for e in exprs:
         for node in e.walk():
-            if isinstance(node, MatrixFunction):
-                invertible.update(s.name for s in node.x.symbols())
-            elif isinstance(node, Elementwise) and (
-                node.fn in ("log", "sqrt")
-                or (node.fn == "power" and node.param is not None
-                    and (node.param < 0 or not float(node.param).is_integer()))
-            ):
-                positive.update(s.name for s in node.x.symbols())
-    return invertible, positive
+            for operand, domain in _domains(node):
+                names = {s.name for s in operand.symbols()}
+                if domain in _INVERTIBLE:
+                    invertible |= names
+                elif domain in needs:
+                    needs[domain] |= names
+    return invertible, positive, nonzero
 
 
 def _draw(sym: Symbol, rng: np.random.Generator, invertible: bool, positive: bool,
-          spd: bool) -> Array:
+          spd: bool, nonzero: bool = False) -> Array:
     shape = sym.shape
     square = len(shape) == 2 and shape[0] == shape[1]
     if spd and square:
         n = shape[0]
+        positive = positive or nonzero
         b = rng.uniform(0.1, 1.0, shape) if positive else rng.standard_normal(shape)
         return np.asarray(b @ b.T / n + np.eye(n))
     if invertible and square:
+        positive = positive or nonzero
         e = rng.uniform(0.0, 0.5, shape) if positive else rng.uniform(-0.5, 0.5, shape)
         return _random.dominant_diagonal(_random.symmetrize(e) if sym.symmetric else e)
+    if nonzero and not positive:
+        signs = rng.choice(np.array([-1.0, 1.0]), size=shape)
+        size = rng.uniform(0.5, 1.5, shape)
+        if sym.symmetric:
+            signs = np.triu(signs) + np.triu(signs, 1).T
+            return np.asarray(signs * _random.symmetrize(size), dtype=np.float64)
+        return np.asarray(signs * size, dtype=np.float64)
     value = rng.uniform(0.5, 1.5, shape) if positive else rng.standard_normal(shape)
     return _random.symmetrize(value) if sym.symmetric else np.asarray(value, dtype=np.float64)
 
@@ -133,8 +160,10 @@ def _valid(exprs: Sequence[Expr], values: Mapping[str, Array]) -> bool:
         try:
             for e in exprs:
                 for node in e.walk():
-                    if isinstance(node, MatrixFunction):
-                        arg = _evaluate(node.x, values)
+                    for operand, domain in _domains(node):
+                        if domain not in _INVERTIBLE:
+                            continue
+                        arg = _evaluate(operand, values)
                         if not np.all(np.isfinite(arg)) or np.linalg.cond(arg) > _MAX_CONDITION:
                             return False
                 if not np.all(np.isfinite(_evaluate(e, values))):
@@ -167,7 +196,7 @@ def random_values(
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     symbols = _symbols([*exprs, *hints, *extra])
-    invertible, positive = _needs([*exprs, *hints])
+    invertible, positive, nonzero = _needs([*exprs, *hints])
     spd_names = set(spd)
     for name in sorted(spd_names & set(symbols)):
         shape = symbols[name].shape
@@ -177,7 +206,7 @@ def random_values(
     for _ in range(_ATTEMPTS):
         values = {
             name: _draw(symbols[name], rng, name in invertible, name in positive,
-                        name in spd_names)
+                        name in spd_names, name in nonzero)
             for name in sorted(symbols)
         }
         if _valid(exprs, values):

@@ -53,7 +53,7 @@ import numpy as np
 
 from matgrad import ops
 from matgrad.errors import InvalidArgumentError
-from matgrad.ir.expr import Expr, Symbol, add, constant, delta, ones, reshape, symbol, zeros
+from matgrad.ir.expr import Expr, Symbol, add, constant, delta, ones, symbol, zeros
 from matgrad.language.shapes import Typer, infer
 from matgrad.language.syntax import (
     FUNCTIONS,
@@ -91,12 +91,10 @@ Value = Expr | float  # a built subexpression, or a number folded so far
 # =====================================================================================
 
 _UNARY_OPS = {
-    "exp": ops.exp, "log": ops.log, "sin": ops.sin, "cos": ops.cos, "tanh": ops.tanh,
-    "sigmoid": ops.sigmoid, "sqrt": ops.sqrt, "abs": ops.abs, "sign": ops.sign,
-    "tr": ops.trace, "trace": ops.trace, "det": ops.det, "logdet": ops.logdet,
-    "inv": ops.inv, "adj": ops.adj, "norm": ops.norm, "norm2": ops.norm, "diag": ops.diag,
-    "transpose": ops.transpose,
+    "tr": ops.trace, "trace": ops.trace, "diag": ops.diag, "transpose": ops.transpose,
 }
+"""The core functions of one argument; the registry's functions are built by
+their entries (:func:`_call`)."""
 
 
 def _apply(kind: str, a: Value, b: Value) -> Value:
@@ -173,6 +171,14 @@ def _sum(typer: Typer, node: Chain, val: Mapping[Node, Value]) -> Value:
 
 def _call(typer: Typer, call: Call, val: Mapping[Node, Value]) -> Value:
     name = call.name
+    entry = typer.entries.get(name)
+    if entry is not None:
+        # array arguments in order; constant ones by parameter name, as the typer
+        # found them (numbers folded, shapes read)
+        arrays = [
+            val[a] for p, a in zip(entry.signature.params, call.args) if p.kind == "array"
+        ]
+        return entry.build(*arrays, **typer.attrs[call])
     args = [val[a] for a in call.args if a in val]
     if name in _UNARY_OPS:
         return _UNARY_OPS[name](args[0])
@@ -183,8 +189,6 @@ def _call(typer: Typer, call: Call, val: Mapping[Node, Value]) -> Value:
         return _apply(typer.steps[call][0], args[0], args[1])
     if name == "outer":
         return ops.outer(args[0], args[1])
-    if name == "power":
-        return ops.power(args[0], typer.num[call.args[1]])
     if name == "matrix_power":
         return ops.matrix_power(args[0], int(typer.num[call.args[1]]))
     if name == "solve":
@@ -193,9 +197,7 @@ def _call(typer: Typer, call: Call, val: Mapping[Node, Value]) -> Value:
         return ops.einsum(typer.spec[call], *args)
     if name == "array":
         return constant(typer.arrays[call])
-    if name == "reshape":
-        return reshape(args[0], typer.shapes[call])
-    return (ones if name == "ones" else zeros)(typer.shapes[call])
+    return (ones if name == "ones" else zeros)(typer.shapes[call.args[-1]])
 
 
 # =====================================================================================

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 
-from matgrad.language.syntax import SQUARE, Call, Chain, Name, Node, Sign, Str, Transpose
+from matgrad.language.syntax import Call, Chain, Name, Node, Sign, Str, Transpose, entries
 
 __all__ = ["GREEK"]
 
@@ -39,8 +39,11 @@ def _bare_name(node: Node) -> str | None:
 
 
 def _uses(order: Sequence[Node]) -> dict[str, set[int]]:
-    """Ranks that how a symbol is used allows (only direct uses decide)."""
+    """Ranks that how a symbol is used allows (only direct uses decide): an
+    argument of a registry function whose signature gives its parameter a dims
+    pattern (``(n,n)``) has that many axes."""
     allowed: dict[str, set[int]] = {}
+    table = entries()
 
     def restrict(node: Node, ranks: set[int]) -> None:
         name = _bare_name(node)
@@ -50,7 +53,12 @@ def _uses(order: Sequence[Node]) -> dict[str, set[int]]:
     for node in order:
         if isinstance(node, Call):
             args = node.args
-            if node.name in (*SQUARE, "kron", "matrix_power", "solve"):
+            entry = table.get(node.name)
+            if entry is not None:
+                for param, a in zip(entry.signature.params, args):
+                    if param.kind == "array" and param.dims is not None:
+                        restrict(a, {len(param.dims)})
+            if node.name in ("tr", "trace", "kron", "matrix_power", "solve"):
                 restrict(args[0], {2})
             if node.name == "kron":
                 restrict(args[1], {2})

@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from matgrad.errors import ParseError, ShapeError
+from matgrad.ops import registry
+from matgrad.ops.registry import LanguageEntry
 
 __all__ = [
     "ARITY",
-    "ELEMENTWISE",
+    "CORE",
     "FUNCTIONS",
     "KEYWORDS",
     "MAX_DEPTH",
     "MAX_LENGTH",
-    "SQUARE",
+    "FunctionTable",
     "Call",
     "Chain",
     "LocatedParseError",
@@ -39,6 +41,9 @@ __all__ = [
     "Sign",
     "Str",
     "Transpose",
+    "arity",
+    "entries",
+    "functions",
     "postorder",
 ]
 
@@ -49,24 +54,9 @@ MAX_DEPTH = 200
 """The deepest nesting :func:`parse` accepts: parentheses, function calls, signs and
 exponents each open one level."""
 
-FUNCTIONS: dict[str, str] = {
+CORE: dict[str, str] = {
     "tr": "trace of a square matrix (also trace)",
     "trace": "trace of a square matrix",
-    "det": "determinant of a square matrix",
-    "logdet": "log |det X| of a square matrix",
-    "inv": "inverse of a square matrix",
-    "adj": "adjugate of a square matrix",
-    "exp": "entrywise exponential",
-    "log": "entrywise natural logarithm",
-    "sin": "entrywise sine",
-    "cos": "entrywise cosine",
-    "tanh": "entrywise hyperbolic tangent",
-    "sigmoid": "entrywise logistic function 1/(1+exp(-x))",
-    "sqrt": "entrywise square root",
-    "abs": "entrywise absolute value",
-    "sign": "entrywise sign",
-    "norm": "Frobenius norm of a matrix, 2-norm of a vector",
-    "norm2": "the same as norm",
     "sum": "sum of all entries; sum(X, axis=k) sums over axis k",
     "mean": "mean of all entries; mean(X, axis=k) over axis k",
     "diag": "diagonal of a square matrix, or diagonal matrix of a vector",
@@ -76,25 +66,83 @@ FUNCTIONS: dict[str, str] = {
     "matmul": "matrix product (also A @ B)",
     "dot": "matrix product, or scaling when an operand is a scalar",
     "transpose": "transpose (also X' and X.T)",
-    "power": "power(x, p): entrywise power with a constant exponent",
     "matrix_power": "matrix_power(X, k): X multiplied by itself k times (k < 0: of inv(X))",
     "solve": "solve(A, B) = inv(A) * B",
     "einsum": 'einsum("ij,jk->ik", A, B): any multilinear product',
     "ones": "ones(n) or ones((m, n)): all-ones vector or matrix",
     "zeros": "zeros(n) or zeros((m, n))",
     "array": "array([[1, 2], [3, 4]]): a constant",
-    "reshape": "reshape(x, (m, n)): the entries of x, row by row, in a new shape",
 }
-"""The functions of the language, with a one-line description each."""
+"""The functions of the algebraic core, with a one-line description each.  The
+other functions of the language are the operation registry's
+(:func:`matgrad.ops.registry.language_entries`): see :func:`entries`."""
 
 ARITY: dict[str, tuple[int, int]] = {
     "sum": (1, 2), "mean": (1, 2), "outer": (2, 2), "kron": (2, 2), "hadamard": (2, 2),
-    "matmul": (2, 2), "dot": (2, 2), "power": (2, 2), "matrix_power": (2, 2),
-    "solve": (2, 2), "einsum": (2, 64), "reshape": (2, 2),
+    "matmul": (2, 2), "dot": (2, 2), "matrix_power": (2, 2), "solve": (2, 2),
+    "einsum": (2, 64),
 }
+"""(fewest, most) arguments of the core functions that do not take exactly one; a
+registry function takes one argument per parameter of its signature."""
+
 KEYWORDS: dict[str, tuple[str, ...]] = {"sum": ("axis",), "mean": ("axis",)}
-ELEMENTWISE = ("exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt", "abs", "sign")
-SQUARE = ("tr", "trace", "det", "logdet", "inv", "adj")
+"""The keyword arguments of the core functions (registry functions take none)."""
+
+
+def entries() -> dict[str, LanguageEntry]:
+    """The registry's functions of the language, name → entry, read now (so that
+    an operation declared after import counts); a core name is never one of them."""
+    return {n: e for n, e in registry.language_entries().items() if n not in CORE}
+
+
+def arity(name: str, entry: LanguageEntry | None = None) -> tuple[int, int]:
+    """(fewest, most) arguments of the function ``name``."""
+    if name in CORE:
+        return ARITY.get(name, (1, 1))
+    if entry is None:
+        entry = entries()[name]
+    count = len(entry.signature.params)
+    return count, count
+
+
+def functions() -> dict[str, str]:
+    """Every function of the language, name → one-line description: the core's
+    (:data:`CORE`), then the operation registry's, read now.
+
+    >>> functions()["tr"], functions()["inv"]
+    ('trace of a square matrix (also trace)', 'inverse of a square matrix')
+    """
+    table = dict(CORE)
+    table.update((n, e.language.description) for n, e in entries().items())
+    return table
+
+
+class FunctionTable(Mapping[str, str]):
+    """:func:`functions` as a mapping that reads the registry at each use (never
+    cached, so an operation declared at run time is a function at once)."""
+
+    def _table(self) -> dict[str, str]:
+        return functions()
+
+    def __getitem__(self, name: str) -> str:
+        return self._table()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __contains__(self, name: object) -> bool:
+        return name in CORE or name in registry.language_entries()
+
+    def __repr__(self) -> str:
+        return f"FunctionTable({self._table()!r})"
+
+
+FUNCTIONS: Mapping[str, str] = FunctionTable()
+"""The functions of the language, with a one-line description each (read live from
+the core table and the operation registry)."""
 
 # =====================================================================================
 # Errors with a position
@@ -504,7 +552,8 @@ class Parser:
         )
 
     def call(self, name: Token) -> Node:
-        if name.text not in FUNCTIONS:
+        entry = None if name.text in CORE else entries().get(name.text)
+        if entry is None and name.text not in CORE:
             known = ", ".join(sorted(FUNCTIONS))
             raise self.error(
                 name,
@@ -537,14 +586,14 @@ class Parser:
                 args.append(self.expression())
         close = self.expect(")", opened)
         self.depth -= 1
-        lo, hi = ARITY.get(name.text, (1, 1))
+        lo, hi = arity(name.text, entry)
         if not lo <= len(args) + len(kwargs) <= hi:
             wanted = str(lo) if lo == hi else f"{lo} to {hi}"
             raise LocatedParseError(
                 self.text, name.start, close.end,
-                f"{name.text} takes {wanted} argument{'s' if hi > 1 else ''}, "
+                f"{name.text} takes {wanted} argument{'s' if hi != 1 else ''}, "
                 f"got {len(args) + len(kwargs)}",
-                FUNCTIONS[name.text],
+                CORE[name.text] if entry is None else entry.language.description,
             )
         return Call(name.start, close.end, name.text, name.end, tuple(args), tuple(kwargs))
 

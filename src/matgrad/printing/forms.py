@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from matgrad._types import Shape
+from matgrad.ir.apply import Operation
 from matgrad.ir.expr import Expr
 
 LEAF_KINDS = frozenset(("symbol", "constant", "zero", "ones", "delta"))
@@ -104,10 +106,6 @@ class DiagMat(Unary):
     """The diagonal matrix of a vector."""
 
 
-class ReshapeOf(Unary):
-    """``reshape(x, shape)``."""
-
-
 @dataclass(frozen=True, eq=False)
 class Sum(Unary):
     """Sum over ``axes`` (all axes when ``None``)."""
@@ -116,18 +114,22 @@ class Sum(Unary):
 
 
 @dataclass(frozen=True, eq=False)
-class Func(Form):
-    """``fn(x)``: an elementwise function or ``inv``, ``det``, ``logdet``, ``adj``."""
+class OpForm(Form):
+    """A declared operation applied to operand forms; it prints as its
+    declaration's notation says (:class:`~matgrad.ir.apply.Notation`)."""
 
-    fn: str
-    x: Form
+    op: Operation
+    args: tuple[Form, ...]
+    attrs: tuple[tuple[str, Any], ...]
 
+    @property
+    def attr_dict(self) -> dict[str, Any]:
+        return dict(self.attrs)
 
-@dataclass(frozen=True, eq=False)
-class Power(Unary):
-    """``x ** p`` entry by entry."""
-
-    p: float
+    def reciprocal_of(self) -> Form | None:
+        """The operand, when this is ``1 / operand`` (printed as a fraction)."""
+        test = self.op.notation.reciprocal
+        return self.args[0] if test is not None and test(self.attr_dict) else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,8 +158,10 @@ class Generic(Form):
 
 def children(form: Form) -> tuple[Form, ...]:
     """The sub-forms of ``form`` (a :class:`Ref` has none: it points at a node)."""
-    if isinstance(form, (Unary, Func)):
+    if isinstance(form, Unary):
         return (form.x,)
+    if isinstance(form, OpForm):
+        return form.args
     if isinstance(form, Product):
         return form.factors
     if isinstance(form, Pair):
@@ -200,7 +204,6 @@ __all__ = [
     "DiagOf",
     "EinsumCall",
     "Form",
-    "Func",
     "Generic",
     "Hadamard",
     "Kron",
@@ -209,12 +212,11 @@ __all__ = [
     "MatMul",
     "Mul",
     "NodeForm",
+    "OpForm",
     "Outer",
     "Pair",
-    "Power",
     "Product",
     "Ref",
-    "ReshapeOf",
     "Sum",
     "Trace",
     "Transpose",

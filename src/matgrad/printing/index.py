@@ -9,11 +9,13 @@ matrix notation inside (``inv(A @ B)[i,j]``).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from matgrad.ir.expr import Add, Constant, Delta, Einsum, Elementwise, Expr, Ones, Symbol, Zero
+from matgrad.ir.apply import Apply
+from matgrad.ir.expr import Add, Constant, Delta, Einsum, Expr, Ones, Symbol, Zero
 from matgrad.printing.forms import LEAF_KINDS
 from matgrad.printing.matrix import FormContext, sort_keys
 from matgrad.printing.notation import (
@@ -21,9 +23,12 @@ from matgrad.printing.notation import (
     ATOM,
     MUL,
     POW,
+    Operand,
     R,
     array_text,
+    call_text,
     choose_shared,
+    fill,
     fresh_names,
     index_letters,
     letter,
@@ -120,16 +125,25 @@ class IndexPrinter:
             return self._product_text(coeff, factors, marks)
         if isinstance(node, Add):
             return self._sum(node, letters, alloc)
-        if isinstance(node, Elementwise):
-            inner, prec = self.render(node.x, letters, alloc)
-            if node.fn == "power":
-                base = inner if prec >= ATOM else f"({inner})"
-                return f"{base}**{number_text(node.param)}", POW
-            return f"{node.fn}({inner})", ATOM
+        if isinstance(node, Apply) and node.op.elementwise:
+            return self._elementwise(node, letters, alloc)
         # matrix functions, reshapes, unknown kinds: matrix notation inside, indexed
         r = self._matrix_text(node)
         base = r.text if r.prec == ATOM else f"({r.text})"
         return self._subscript(base, letters), ATOM
+
+    def _elementwise(
+        self, node: Apply, letters: tuple[str, ...], alloc: _Alloc
+    ) -> tuple[str, int]:
+        """An elementwise operation of indexed operands: ``exp(X[i,j])``, ``x[i]**2``."""
+        notation = node.op.notation
+        inner = [self.render(a, letters, alloc) for a in node.args]
+        template = notation.index or notation.text
+        if template is None:
+            return call_text(node.op.name, [t for t, _ in inner], node.attrs), ATOM
+        operands = [Operand(functools.partial(_index_operand, t, p)) for t, p in inner]
+        attrs = {k: Operand(functools.partial(_index_attr, v)) for k, v in node.attrs.items()}
+        return fill(template, operands, attrs), POW if notation.power else ATOM
 
     def _product(
         self, node: Expr, letters: tuple[str, ...], alloc: _Alloc, *, top: bool = False
@@ -186,8 +200,9 @@ class IndexPrinter:
             return False
         if isinstance(node, Add):
             return len(node.terms) > 1
-        if isinstance(node, Elementwise):
-            return node.fn != "power" or not (node.x.kind in LEAF_KINDS or node.x.uid in self.names)
+        if isinstance(node, Apply) and node.op.elementwise:
+            plain = all(a.kind in LEAF_KINDS or a.uid in self.names for a in node.args)
+            return not node.op.notation.power or not plain
         return False
 
     def _product_text(
@@ -229,6 +244,14 @@ class IndexPrinter:
             body = f"({magnitude})" if magnitude.startswith("-") else magnitude
             text += (" - " if minus else " + ") + body
         return text, ADD
+
+
+def _index_operand(text: str, prec: int, spec: str) -> str:
+    return text if spec != "atom" or prec >= ATOM else f"({text})"
+
+
+def _index_attr(value: Any, spec: str) -> str:
+    return number_text(value) if isinstance(value, (int, float, complex)) else str(value)
 
 
 def _chain_order(

@@ -7,14 +7,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from matgrad.ir.expr import Constant, Delta, Ones, Symbol, Zero
 from matgrad.printing import forms as fm
 from matgrad.printing.notation import (
     ATOM,
     MUL,
-    POW,
     PRODUCTS,
     UNARY,
     R,
@@ -60,6 +59,11 @@ def _latex_word(word: str) -> str:
         return word
     escaped = "".join(_LATEX_ESCAPES.get(ch, ch) for ch in word)
     return f"\\mathrm{{{escaped}}}"
+
+
+def _operator_name(name: str) -> str:
+    """An operation's name inside ``\\operatorname``: letters as they are."""
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in name)
 
 
 def latex_name(name: str) -> str:
@@ -161,8 +165,8 @@ class LatexRenderer(Renderer):
 
     def r_Transpose(self, form: fm.Transpose) -> R:
         inner = self.resolve(form.x)
-        if isinstance(inner, fm.Func) and inner.fn == "inv":
-            return R(self._base(self.render(inner.x)) + "^{-\\top}", ATOM, sup=True)
+        if isinstance(inner, fm.OpForm) and inner.op.notation.latex_transposed is not None:
+            return R(self.fill_template(inner, inner.op.notation.latex_transposed), ATOM, sup=True)
         return R(self._base(self.render(form.x)) + "^{\\top}", ATOM, sup=True)
 
     def _row_text(self, form: fm.Form) -> str:
@@ -243,41 +247,34 @@ class LatexRenderer(Renderer):
         axes = ",".join(map(str, form.axes))
         return R(f"\\operatorname{{sum}}_{{{axes}}}{self._arg(x)}", ATOM)
 
-    _FUNCTIONS: ClassVar[dict[str, str]] = {
-        "exp": r"\exp",
-        "log": r"\log",
-        "sin": r"\sin",
-        "cos": r"\cos",
-        "tanh": r"\tanh",
-        "sigmoid": r"\sigma",
-        "sign": r"\operatorname{sign}",
-        "adj": r"\operatorname{adj}",
-        "det": r"\det",
-    }
+    def template(self, form: fm.OpForm) -> str | None:
+        return form.op.notation.latex
 
-    def r_Func(self, form: fm.Func) -> R:
-        x = self.render(form.x)
-        if form.fn == "inv":
-            return R(self._base(x) + "^{-1}", ATOM, sup=True)
-        if form.fn == "logdet":
-            inner = x.text if x.prec == ATOM and not x.sup else self.paren(x.text)
-            return R(f"\\log\\lvert\\det {inner}\\rvert", ATOM)
-        if form.fn == "sqrt":
-            return R(f"\\sqrt{{{x.text}}}", ATOM)
-        if form.fn == "abs":
-            return R(f"\\lvert {x.text} \\rvert", ATOM)
-        name = self._FUNCTIONS.get(form.fn, f"\\operatorname{{{_latex_word(form.fn)}}}")
-        return R(name + self._arg(x), ATOM)
+    def operand_style(self, r: R, spec: str) -> str:
+        if spec == "arg":
+            return self._arg(r)
+        if spec == "base":
+            return self._base(r)
+        if spec == "atom":
+            return r.text if r.prec == ATOM and not r.sup else self.paren(r.text)
+        return r.text
 
-    def r_Power(self, form: fm.Power) -> R:
-        base = self._base(self.render(form.x))
-        p = latex_number(form.p)
-        exponent = p if form.x.ndim == 0 else f"\\circ {p}"
-        return R(f"{base}^{{{exponent}}}", POW, sup=True)
+    def attr_style(self, value: Any, spec: str, scalar: bool) -> str:
+        if spec == "times":
+            return r" \times ".join(map(str, value)) or "()"
+        text = super().attr_style(value, spec, scalar)
+        return text if spec != "circ" or scalar else f"\\circ {text}"
 
-    def r_ReshapeOf(self, form: fm.ReshapeOf) -> R:
-        size = r" \times ".join(map(str, form.shape)) or "()"
-        return R(f"\\operatorname{{reshape}}_{{{size}}}{self._arg(self.render(form.x))}", ATOM)
+    def superscript(self, notation: Any) -> bool:
+        return bool(notation.superscript)
+
+    def default_call(self, form: fm.OpForm, args: Sequence[R]) -> R:
+        name = f"\\operatorname{{{_operator_name(form.op.name)}}}"
+        if len(args) == 1 and not form.attrs:
+            return R(name + self._arg(args[0]), ATOM)
+        parts = [r.text for r in args]
+        parts += [f"{k}={self.attr_style(v, '', False)}" for k, v in form.attrs]
+        return R(f"{name}\\left({', '.join(parts)}\\right)", ATOM)
 
     def r_Generic(self, form: fm.Generic) -> R:
         args = ", ".join(self.render(a).text for a in form.args)

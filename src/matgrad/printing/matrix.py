@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from matgrad.ir.apply import Apply
 from matgrad.ir.expr import (
     Add,
     Delta,
     Einsum,
-    Elementwise,
     Expr,
-    MatrixFunction,
     Ones,
-    Reshape,
     Symbol,
     Zero,
 )
@@ -30,7 +28,6 @@ from matgrad.printing.forms import (
     LEAF_KINDS,
     DiagMat,
     Form,
-    Func,
     Generic,
     Hadamard,
     Kron,
@@ -39,9 +36,8 @@ from matgrad.printing.forms import (
     MatMul,
     Mul,
     NodeForm,
-    Power,
+    OpForm,
     Ref,
-    ReshapeOf,
     Transpose,
     iter_forms,
 )
@@ -113,10 +109,10 @@ class FormContext:
             return self._sym.get(form.node.uid, False)
         if isinstance(form, DiagMat):
             return True
-        if isinstance(form, (Transpose, Power)):
+        if isinstance(form, Transpose):
             return self.symmetric(form.x)
-        if isinstance(form, Func):
-            return form.fn not in ("det", "logdet") and self.symmetric(form.x)
+        if isinstance(form, OpForm):
+            return form.op.preserves_symmetry and all(self.symmetric(a) for a in form.args)
         if isinstance(form, (Hadamard, Mul)):
             return all(self.symmetric(f) or f.ndim == 0 for f in form.factors)
         if isinstance(form, LinComb):
@@ -198,15 +194,13 @@ def _build(ctx: FormContext, node: Expr) -> Form:
         first = next((k for k, (c, _) in enumerate(terms) if _positive(c)), 0)
         terms.insert(0, terms.pop(first))
         return LinComb(node.shape, tuple(terms))
-    if isinstance(node, Elementwise):
-        if node.fn == "power" and node.param is not None:
-            return Power(node.shape, ctx.ref(node.x), node.param)
-        return Func(node.shape, node.fn, ctx.ref(node.x))
-    if isinstance(node, MatrixFunction):
-        return Func(node.shape, node.kind, ctx.ref(node.x))
-    if isinstance(node, Reshape):
-        kron = _kron(ctx, node)
-        return kron if kron is not None else ReshapeOf(node.shape, ctx.ref(node.x))
+    if isinstance(node, Apply):
+        if node.op.notation.reads_as_kron:
+            kron = _kron(ctx, node)
+            if kron is not None:
+                return kron
+        args = tuple(ctx.ref(a) for a in node.args)
+        return OpForm(node.shape, node.op, args, tuple(node.attrs.items()))
     return Generic(node.shape, node.kind, tuple(ctx.ref(c) for c in node.children))
 
 
@@ -214,7 +208,7 @@ def _positive(c: complex) -> bool:
     return not isinstance(c, complex) and bool(c > 0)
 
 
-def _kron(ctx: FormContext, node: Reshape) -> Form | None:
+def _kron(ctx: FormContext, node: Apply) -> Form | None:
     """``reshape(A[i,k] B[j,l] -> ijkl, (m p, n q))`` is ``A ⊗ B``."""
     inner = node.x
     if not isinstance(inner, Einsum) or len(inner.operands) != 2 or inner.ndim != 4:

@@ -9,6 +9,7 @@ renderer (:mod:`matgrad.printing.latex`) differ only in their words and signs.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections import Counter
@@ -223,6 +224,39 @@ def _own_size(form: fm.Form) -> int:
 
 
 # =====================================================================================
+# Filling an operation's notation template
+# =====================================================================================
+
+
+class Operand:
+    """A rendered operand in a notation template: ``format(operand, spec)`` asks
+    ``style(spec)`` for it (``""``, ``"atom"``, ``"arg"``, ``"base"``)."""
+
+    __slots__ = ("style",)
+
+    def __init__(self, style: Callable[[str], str]) -> None:
+        self.style = style
+
+    def __format__(self, spec: str) -> str:
+        return self.style(spec)
+
+
+def fill(template: str, operands: Sequence[Operand], attrs: dict[str, Operand]) -> str:
+    """``template`` with its operands ``{0}``, ``{1}``, ... and attributes ``{name}``."""
+    return template.format(*operands, **attrs)
+
+
+def call_text(name: str, args: Sequence[str], attrs: dict[str, Any]) -> str:
+    """``name(a, b, k=v)``: how an operation without a template prints."""
+    parts = [*args, *(f"{k}={number_text(v) if _is_number(v) else v}" for k, v in attrs.items())]
+    return f"{name}({', '.join(parts)})"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, complex, np.number)) and not isinstance(value, bool)
+
+
+# =====================================================================================
 # Rendering forms: the machinery shared by text and LaTeX
 # =====================================================================================
 
@@ -251,8 +285,9 @@ def fraction(
     denom: list[fm.Form] = []
     for f in form.factors:
         inner = resolve(f)
-        if f.ndim == 0 and isinstance(inner, fm.Power) and inner.p == -1:
-            denom.append(inner.x)
+        below = inner.reciprocal_of() if isinstance(inner, fm.OpForm) else None
+        if f.ndim == 0 and below is not None:
+            denom.append(below)
         else:
             numer.append(f)
     if not numer:
@@ -334,6 +369,53 @@ class Renderer:
         method = getattr(self, "r_" + type(form).__name__)
         result: R = method(form)
         return result
+
+    # ---- declared operations ---------------------------------------------------------
+    def template(self, form: fm.OpForm) -> str | None:
+        """The notation template of the operation (``None``: the default call form)."""
+        raise NotImplementedError
+
+    def operand_style(self, r: R, spec: str) -> str:
+        """An operand for the template's format ``spec`` (``""``: as rendered;
+        ``"atom"``: parenthesized unless it binds tightest)."""
+        if spec == "atom":
+            return self.wrap(r, ATOM)
+        if spec in ("arg", "base"):
+            return self.paren(r.text) if spec == "arg" or r.prec < ATOM else r.text
+        return r.text
+
+    def attr_style(self, value: Any, spec: str, scalar: bool) -> str:
+        """An attribute for the template's format ``spec``."""
+        if _is_number(value):
+            return self.number_style(value)
+        return str(value)
+
+    def default_call(self, form: fm.OpForm, args: Sequence[R]) -> R:
+        return R(call_text(form.op.name, [r.text for r in args], form.attr_dict), ATOM)
+
+    def fill_template(self, form: fm.OpForm, template: str) -> str:
+        """``template`` filled with the operation's rendered operands and attributes."""
+        scalar = all(a.ndim == 0 for a in form.args)
+        operands = [
+            Operand(functools.partial(self.operand_style, self.render(a))) for a in form.args
+        ]
+        attrs = {
+            k: Operand(functools.partial(self.attr_style, v, scalar=scalar))
+            for k, v in form.attrs
+        }
+        return fill(template, operands, attrs)
+
+    def r_OpForm(self, form: fm.OpForm) -> R:
+        template = self.template(form)
+        if template is None:
+            return self.default_call(form, [self.render(a) for a in form.args])
+        notation = form.op.notation
+        text = self.fill_template(form, template)
+        return R(text, POW if notation.power else ATOM, sup=self.superscript(notation))
+
+    def superscript(self, notation: Any) -> bool:
+        """Whether the rendered form ends in a superscript (LaTeX only)."""
+        return False
 
     # ---- parentheses and numbers ----------------------------------------------------
     def paren(self, text: str) -> str:

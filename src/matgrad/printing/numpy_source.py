@@ -3,6 +3,7 @@ it with NumPy alone, each distinct node computed once into a local variable."""
 
 from __future__ import annotations
 
+import functools
 import keyword
 import math
 import re
@@ -12,19 +13,17 @@ import numpy as np
 
 from matgrad._types import Array
 from matgrad.errors import InvalidArgumentError, UnsupportedOperationError
-from matgrad.ir.expr import (
-    Add,
-    Constant,
-    Delta,
-    Einsum,
-    Elementwise,
-    Expr,
-    MatrixFunction,
-    Ones,
-    Reshape,
-    Zero,
+from matgrad.ir.apply import Apply
+from matgrad.ir.expr import Add, Constant, Delta, Einsum, Expr, Ones, Zero
+from matgrad.printing.notation import (
+    LETTERS,
+    Namer,
+    Operand,
+    einsum_spec,
+    fill,
+    letter_map,
+    py_number,
 )
-from matgrad.printing.notation import LETTERS, Namer, einsum_spec, letter_map, py_number
 
 __all__ = ["function_source"]
 
@@ -66,20 +65,6 @@ def _array_literal(value: Array) -> str:
     return f"np.array([{flat}], dtype=np.{dtype}).reshape({value.shape})"
 
 
-_NUMPY_ELEMENTWISE = {
-    "exp": "np.exp({})",
-    "log": "np.log({})",
-    "sin": "np.sin({})",
-    "cos": "np.cos({})",
-    "tanh": "np.tanh({})",
-    "sqrt": "np.sqrt({})",
-    "abs": "np.abs({})",
-    "sign": "np.sign({})",
-    "sigmoid": "np.exp(-np.logaddexp(0, -{}))",
-}
-_NUMPY_COMPLEX = {"sigmoid": "1 / (1 + np.exp(-{}))"}
-
-
 def _numpy_lines(node: Expr, var: str, args: list[str], fresh: Namer) -> list[str]:
     """Statements computing ``node`` into ``var`` from its operands' variables."""
     dtype = f"np.{node.dtype.name}"
@@ -106,24 +91,8 @@ def _numpy_lines(node: Expr, var: str, args: list[str], fresh: Namer) -> list[st
             term = a if mag == 1 else f"-{a}" if mag == -1 else f"{_py_literal(mag)} * {a}"
             text += term if k == 0 else (" - " if negative else " + ") + term
         return [f"{var} = {text}"]
-    if isinstance(node, Elementwise):
-        if node.fn == "power":
-            return [f"{var} = np.power({args[0]}, {_py_literal(float(node.param or 0.0))})"]
-        table = _NUMPY_COMPLEX if np.issubdtype(node.dtype, np.complexfloating) else {}
-        template = table.get(node.fn, _NUMPY_ELEMENTWISE[node.fn])
-        return [f"{var} = " + template.format(args[0])]
-    if isinstance(node, MatrixFunction):
-        (x,) = args
-        if node.kind == "inv":
-            return [f"{var} = np.linalg.inv({x})"]
-        if node.kind == "det":
-            return [f"{var} = np.linalg.det({x})"]
-        if node.kind == "logdet":
-            return [f"{var} = np.linalg.slogdet({x})[1]"]
-        if node.kind == "adj":
-            return _adjugate_lines(node, var, x, fresh)
-    if isinstance(node, Reshape):
-        return [f"{var} = np.reshape({args[0]}, {node.shape})"]
+    if isinstance(node, Apply):
+        return _apply_lines(node, var, args, fresh)
     raise UnsupportedOperationError(f"to_numpy: no NumPy translation for {node.kind!r} nodes")
 
 
@@ -152,25 +121,29 @@ def _pairwise_einsum_lines(node: Einsum, var: str, args: list[str], fresh: Namer
     return lines
 
 
-def _adjugate_lines(node: Expr, var: str, x: str, fresh: Namer) -> list[str]:
-    """``adj X`` from the SVD ``X = U diag(s) Vᴴ``:
-    ``adj X = det(U) det(Vᴴ) · V diag(Π_{j≠i} s_j) Uᴴ``, finite at singular X."""
-    n = node.shape[0]
-    dtype = f"np.{node.dtype.name}"
-    if n <= 1:
-        return [f"{var} = np.ones({node.shape}, dtype={dtype})"]
-    u, s, vh, p = fresh("u"), fresh("s"), fresh("vh"), fresh("p")
-    return [
-        f"{u}, {s}, {vh} = np.linalg.svd({x})",
-        (
-            f"{p} = np.concatenate((np.ones(1, dtype={s}.dtype), np.cumprod({s}[:-1]))) * "
-            f"np.concatenate((np.cumprod({s}[:0:-1])[::-1], np.ones(1, dtype={s}.dtype)))"
-        ),
-        (
-            f"{var} = (np.linalg.det({u}) * np.linalg.det({vh})) * "
-            f"(({vh}.conj().T * {p}) @ {u}.conj().T)"
-        ),
-    ]
+def _apply_lines(node: Apply, var: str, args: list[str], fresh: Namer) -> list[str]:
+    """A declared operation, as its declaration writes it in NumPy."""
+    notation = node.op.notation
+    if notation.numpy_lines is not None:
+        return notation.numpy_lines(var, args, fresh, node)
+    template = notation.numpy
+    if notation.numpy_complex is not None and np.issubdtype(node.dtype, np.complexfloating):
+        template = notation.numpy_complex
+    if template is None:
+        raise UnsupportedOperationError(
+            f"to_numpy: the operation {node.op.name!r} declares no NumPy source"
+        )
+    operands = [Operand(functools.partial(_as_is, a)) for a in args]
+    attrs = {k: Operand(functools.partial(_literal, v)) for k, v in node.attrs.items()}
+    return [f"{var} = " + fill(template, operands, attrs)]
+
+
+def _as_is(text: str, spec: str) -> str:
+    return text
+
+
+def _literal(value: Any, spec: str) -> str:
+    return _py_literal(value) if isinstance(value, (int, float, complex)) else str(value)
 
 
 def function_source(root: Expr, name: str) -> str:

@@ -10,7 +10,6 @@ from matgrad.printing import forms as fm
 from matgrad.printing.notation import (
     ATOM,
     MUL,
-    POW,
     PRODUCTS,
     UNARY,
     R,
@@ -102,15 +101,8 @@ class TextRenderer(Renderer):
         axis = str(form.axes[0]) if len(form.axes) == 1 else str(form.axes)
         return self._call("sum", x, f"axis={axis}")
 
-    def r_Func(self, form: fm.Func) -> R:
-        return self._call(form.fn, self.render(form.x).text)
-
-    def r_Power(self, form: fm.Power) -> R:
-        base = self.wrap(self.render(form.x), ATOM)
-        return R(f"{base} ** {number_text(form.p)}", POW)
-
-    def r_ReshapeOf(self, form: fm.ReshapeOf) -> R:
-        return self._call("reshape", self.render(form.x).text, str(form.shape))
+    def template(self, form: fm.OpForm) -> str | None:
+        return form.op.notation.text
 
     def r_Generic(self, form: fm.Generic) -> R:
         return self._call(form.kind, *(self.render(a).text for a in form.args))

@@ -11,26 +11,35 @@ or symmetric positive definite, the matrix that ``inv``, ``det``, ``logdet`` and
 Shapes without a symbol of their own get ``B.T``, ``B.T @ x`` or a constant.
 
 **Inner nodes** are drawn for a target shape, so every expression is
-shape-correct by construction: ``+``, ``−``, scaling by a number or by a scalar
-expression, Hadamard products, broadcasting (``M + v``, ``a + c``), ``@``
-(matrix-matrix, matrix-vector, vector-matrix, ``u @ v``, ``u @ M @ v``),
-``.T``, ``trace``, ``diag`` (both ways), ``sum`` and ``mean`` (all or one axis),
-``outer``, ``kron`` (as ``reshape(kron(P, Q) @ vec(R))`` and ``trace(kron(P, Q))``),
-``matrix_power``, ``norm``, the elementwise ``exp sin cos tanh sigmoid`` and
-integer powers of anything, ``log``, ``sqrt``, real and negative powers of and
-division by *positive* forms (``exp(a)``, ``sigmoid(a)``, ``1 + a**2``), ``abs``
-of ``±1 + tanh(a)/2`` (bounded away from zero), and ``inv``, ``det``,
-``logdet``, ``solve``, ``adj``, negative ``matrix_power`` of *well-conditioned* forms
-(``X``, ``X.T``, ``nI + tanh(M)/2``, ``tanh(M) tanh(M)ᵀ + I``, products and
-inverses of those).
+shape-correct by construction.  Two kinds: the *composites* (:data:`COMPOSITES`)
+built here from the multilinear core and the public constructors — ``+``,
+``−``, scaling by a number or by a scalar expression, Hadamard products,
+broadcasting (``M + v``, ``a + c``), ``@`` (matrix-matrix, matrix-vector,
+vector-matrix, ``u @ v``, ``u @ M @ v``), ``.T``, ``trace``, ``diag`` (both
+ways), ``sum`` and ``mean`` (all or one axis), ``outer``, ``kron`` (as
+``reshape(kron(P, Q) @ vec(R))`` and ``trace(kron(P, Q))``), ``matrix_power``,
+division by and ``norm`` of *positive* forms, ``solve`` — and every *declared
+operation* with fuzz entries (:class:`~matgrad.ir.apply.Fuzz`), read from the
+registry when a case is drawn (so an operation declared at run time is drawn
+too).  One generic builder draws those: a :class:`~matgrad.ir.apply.Fuzz`
+record of the operation and attributes from it, then an operand from the
+record's domain — ``general``: any expression, tamed to the record's limit;
+``positive``: a positive form (a declared operation with a positive result such
+as ``exp(a)``, ``sigmoid(a)``, ``sqrt(p)``, or ``1 + a**2``); ``nonzero``:
+``±1 + tanh(a)/2``, bounded away from zero; ``invertible``: a
+*well-conditioned* form (``X``, ``X.T``, ``nI + tanh(M)/2``,
+``tanh(M) tanh(M)ᵀ + I``, products and inverses of those) with known bounds on
+its singular values.  An elementwise operation produces any shape; any other
+one the shapes its shape rule gives for the operands the domain allows.
 
 **Scale.**  Every generated subexpression carries an upper bound on the
 magnitude of its entries (from the value domains: general symbols are bounded by
-2, ``X`` has singular values in ``[0.2, 2]``).  An operand whose bound exceeds a
-limit (5, or 3 under ``exp`` and powers) is tamed before it is used — wrapped in
-``tanh`` or scaled down by a constant — so that values stay moderate, the
-functions stay smooth on the scale of a finite-difference step, and numerical
-differentiation is a meaningful witness.
+2, ``X`` has singular values in ``[0.2, 2]``; a declared operation's bound
+comes from its :class:`~matgrad.ir.apply.Fuzz` record).  An operand whose bound
+exceeds a limit (5, or 3 under ``exp`` and powers) is tamed before it is used —
+wrapped in ``tanh`` or scaled down by a constant — so that values stay moderate,
+the functions stay smooth on the scale of a finite-difference step, and
+numerical differentiation is a meaningful witness.
 
 Every case carries Python source for itself: ``case.code()`` is a self-contained
 reproducer.
@@ -47,6 +56,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,33 +67,101 @@ from hypothesis import strategies as st
 
 from matgrad import ops
 from matgrad._types import Array, Shape
-from matgrad.errors import InvalidArgumentError
-from matgrad.ir.expr import Expr, Matrix, Scalar, Symbol, Vector, add, constant, delta, reshape
+from matgrad.errors import InvalidArgumentError, ShapeError
+from matgrad.ir.apply import Fuzz, Operation
+from matgrad.ir.expr import Expr, Matrix, Scalar, Symbol, Vector, add, constant, delta
+from matgrad.ops import registry
 from matgrad.testing import strategies as mgst
 from matgrad.testing.opspec import value_strategy
 
-__all__ = ["OPERATIONS", "FuzzCase", "random_expressions"]
+__all__ = [
+    "COMPOSITES",
+    "OPERATIONS",
+    "FuzzCase",
+    "form_label",
+    "fuzzed_operations",
+    "known_operations",
+    "random_expressions",
+    "source_name",
+]
 
-OPERATIONS: frozenset[str] = frozenset(
+COMPOSITES: frozenset[str] = frozenset(
     {
         # linear combinations and broadcasting
         "add", "sub", "scale", "scalar_times", "shift", "broadcast_add",
         # multilinear (einsums)
         "hadamard", "matmul", "matvec", "vecmat", "dot", "quadratic", "transpose",
         "trace", "diag", "sum", "mean", "outer", "kron", "matrix_power",
-        # elementwise
-        "exp", "sin", "cos", "tanh", "sigmoid", "power", "log", "sqrt", "abs", "divide",
-        "norm",
-        # matrix functions of well-conditioned matrices
-        "inv", "det", "logdet", "solve", "adj",
+        # built from declared operations
+        "divide", "norm", "solve",
     }
 )
-"""Names of the operations :func:`random_expressions` composes (its ``operations=``)."""
+"""The operations built here from the core and the public constructors (not
+declared operations of their own)."""
+
+ONE_PLUS_SQUARE = "one_plus_square"
+"""The label (in :attr:`FuzzCase.drawn`) of the positive form ``1 + a**2``."""
+
+
+def fuzzed_operations() -> tuple[Operation, ...]:
+    """The declared operations the fuzzer draws now: those of one operand with
+    fuzz entries, in declaration order."""
+    return tuple(op for op in registry.operations() if op.fuzz and op.arity == 1)
+
+
+def known_operations() -> frozenset[str]:
+    """The names :func:`random_expressions` accepts in ``operations=`` now: the
+    composites and every operation :func:`fuzzed_operations` lists."""
+    return COMPOSITES | {op.name for op in fuzzed_operations()}
+
+
+OPERATIONS: frozenset[str] = known_operations()
+"""Names of the operations :func:`random_expressions` composes (its ``operations=``),
+as declared when this module was imported (:func:`known_operations` is the
+current set)."""
+
+
+def form_label(op: Operation, k: int) -> str:
+    """The label (in :attr:`FuzzCase.drawn`) of the ``k``-th fuzz record of ``op``."""
+    return f"{op.name}[{k}]"
+
+
+def source_name(op: Operation) -> str:
+    """How Python source with ``import matgrad as mg`` reaches ``op``'s constructor:
+    ``mg.<name>``, else ``mg.ops.<name>``, else through the registry (an operation
+    declared at run time)."""
+    root = sys.modules.get("matgrad")
+    if getattr(getattr(root, op.name, None), "op", None) is op:
+        return f"mg.{op.name}"
+    if getattr(getattr(ops, op.name, None), "op", None) is op:
+        return f"mg.ops.{op.name}"
+    return f"mg.ops.registry.operation({op.name!r})"
+
+
+def _op_of(constructor: Callable[..., Expr]) -> Operation:
+    """The declaration behind a public constructor (``mg.tanh`` → its operation)."""
+    op = vars(constructor).get("op")
+    if not isinstance(op, Operation):
+        raise InvalidArgumentError(f"{constructor!r} is not a declared operation's constructor")
+    return op
+
+
+def _call_source(op: Operation, operands: Iterable[str], attrs: Mapping[str, Any]) -> str:
+    """Source applying ``op`` to operand sources, attributes positionally."""
+    args = [*operands, *(repr(attrs[name]) for name in op.attrs)]
+    return f"{source_name(op)}({', '.join(args)})"
+
 
 LIMIT = 5.0
 """Operands whose magnitude bound exceeds this are tamed (``tanh`` or rescaled)."""
 STEEP_LIMIT = 3.0
-"""The limit for arguments of ``exp`` and of integer powers."""
+"""The limit for arguments of integer ``matrix_power`` (declared operations give
+their own limits, 3 for ``exp`` and integer powers)."""
+POSITIVE_LIMIT = 2.0
+"""The limit for general operands of positive forms (``exp(a)``, ``sigmoid(a)``),
+so that the forms stay bounded away from zero."""
+NONZERO = (0.5, 1.5)
+"""The bounds on the magnitude of the nonzero form ``±1 + tanh(a)/2``."""
 
 SYMBOL_NAMES = ("s", "x", "y", "A", "B", "X")
 """The leaf symbols, in the order their declarations are printed."""
@@ -93,7 +171,11 @@ SYMBOL_NAMES = ("s", "x", "y", "A", "B", "X")
 class FuzzCase:
     """One generated expression with the variable to differentiate and values for
     its symbols.  ``source`` is Python (``mg.`` for matgrad, ``np.`` for NumPy)
-    that builds ``expr`` from the declared symbols; ``n`` and ``m`` are the sizes."""
+    that builds ``expr`` from the declared symbols; ``n`` and ``m`` are the sizes.
+    ``operations`` are the operations the draw could choose from; ``drawn`` labels
+    what it built: the composites and declared operations by name, each declared
+    operation's fuzz record by :func:`form_label` too, and the positive form
+    ``1 + a**2`` as :data:`ONE_PLUS_SQUARE`."""
 
     expr: Expr
     wrt: Symbol
@@ -103,6 +185,7 @@ class FuzzCase:
     m: int
     depth: int = 0
     operations: frozenset[str] = field(default=frozenset())
+    drawn: frozenset[str] = field(default=frozenset())
 
     def code(self) -> str:
         """A self-contained Python snippet that rebuilds the case (``f``, ``wrt``, ``values``)."""
@@ -159,11 +242,24 @@ class _Invertible:
     sigma_max: float
 
 
+@dataclass(frozen=True)
+class _Form:
+    """One way to draw a declared operation for a target shape: the ``k``-th fuzz
+    record, attribute values from it and the operand's shape."""
+
+    op: Operation
+    k: int
+    fuzz: Fuzz
+    attrs: Mapping[str, Any]
+    operand: Shape
+
+
 Builder = Callable[["_Generator", Shape, int], _Term]
 
 
 class _Generator:
-    """The state of one draw: sizes, symbols used, nodes built."""
+    """The state of one draw: sizes, symbols used, nodes built, and the declared
+    operations it may draw (read from the registry when the draw starts)."""
 
     def __init__(
         self,
@@ -181,7 +277,10 @@ class _Generator:
         self.max_size = max_size
         self.size = 0
         self.used: set[str] = set()
+        self.drawn: set[str] = set()
         self.x_domain = x_domain
+        self.declared: dict[str, Operation] = {op.name: op for op in fuzzed_operations()}
+        self._forms: dict[tuple[str, Shape], list[_Form]] = {}
         self.symbols: dict[str, Symbol] = {
             "s": Scalar("s"),
             "x": Vector("x", n),
@@ -241,6 +340,10 @@ class _Generator:
         return _Term(add([a.expr], [c]), f"({c!r} * {a.source})", abs(c) * a.bound,
                      c * a.low if c > 0 else 0.0)
 
+    def tanh(self, a: _Term) -> _Term:
+        """``tanh(a)``, bounded by 1."""
+        return _Term(ops.tanh(a.expr), _call_source(_op_of(ops.tanh), [a.source], {}), 1.0)
+
     def tame(self, a: _Term, limit: float) -> _Term:
         """``a`` itself if its bound is within ``limit``, else ``tanh(a)`` or ``c·a``."""
         if a.bound <= limit:
@@ -249,7 +352,7 @@ class _Generator:
             c = float(f"{limit / a.bound:.3g}")
             c = c if c * a.bound <= limit else limit / a.bound
             return self.scaled(c, a)
-        return _Term(ops.tanh(a.expr), f"mg.tanh({a.source})", 1.0)
+        return self.tanh(a)
 
     # ---- recursion --------------------------------------------------------------------
 
@@ -264,29 +367,50 @@ class _Generator:
         if not names:
             return self.leaf(shape)
         # half the time an operation that changes shapes (there are fewer of them)
-        reshaping = [name for name in names if name not in _SAME_SHAPE]
+        reshaping = [name for name in names if not self.same_shape(name)]
         if len(reshaping) > 0 and self.draw(st.booleans()):
             names = reshaping
         name = self.draw(st.sampled_from(names))
         self.size += 1
+        if name in self.declared:
+            return self.declared_term(self.declared[name], shape, depth - 1)
+        self.drawn.add(name)
         return _BUILDERS[name](self, shape, depth - 1)
+
+    def same_shape(self, name: str) -> bool:
+        """Whether the operands of operation ``name`` have the result's shape."""
+        if name in self.declared:
+            return self.declared[name].elementwise
+        return name in _SAME_SHAPE
 
     def child(self, shape: Shape, depth: int, limit: float = LIMIT) -> _Term:
         return self.tame(self.term(shape, depth), limit)
 
     def positive(self, shape: Shape, depth: int) -> _Term:
-        """An expression whose entries are positive, with bounds ``low ≤ · ≤ bound``."""
-        kind = self.draw(st.sampled_from(("exp", "sigmoid", "one_plus_square")))
-        if kind == "exp":
-            a = self.child(shape, depth, limit=2.0)
-            return _Term(ops.exp(a.expr), f"mg.exp({a.source})", math.exp(a.bound),
-                         math.exp(-a.bound))
-        if kind == "sigmoid":
-            a = self.child(shape, depth, limit=3.0)
-            return _Term(ops.sigmoid(a.expr), f"mg.sigmoid({a.source})", 1.0,
-                         1.0 / (1.0 + math.exp(a.bound)))
+        """An expression whose entries are positive, with bounds ``low ≤ · ≤ bound``:
+        a declared operation whose fuzz record says its result is positive (one
+        whose operand must itself be positive only while ``depth`` is left), or
+        ``1 + a**2``."""
+        forms: dict[str, list[_Form]] = {}
+        for op in self.declared.values():
+            for form in self.forms(op, shape):
+                if form.fuzz.positive and (form.fuzz.domain != "positive" or depth > 0):
+                    forms.setdefault(op.name, []).append(form)
+        kind = self.draw(st.sampled_from([*forms, ONE_PLUS_SQUARE]))
+        if kind != ONE_PLUS_SQUARE:
+            form = self.draw(st.sampled_from(forms[kind]))
+            inner = depth - 1 if form.fuzz.domain == "positive" else depth
+            return self.apply(form, inner, limit=min(form.fuzz.limit, POSITIVE_LIMIT))
+        self.drawn.add(ONE_PLUS_SQUARE)
         a = self.child(shape, depth, limit=2.5)
         return _Term(1.0 + a.expr**2, f"(1.0 + {a.source} ** 2)", 1.0 + a.bound**2, 1.0)
+
+    def nonzero(self, shape: Shape, depth: int) -> _Term:
+        """``±1 + tanh(a)/2``: entries of magnitude in :data:`NONZERO`."""
+        sign = self.draw(st.sampled_from((1.0, -1.0)))
+        t = self.tanh(self.child(shape, depth))
+        lo, hi = NONZERO
+        return _Term(t.expr * 0.5 + sign, f"(0.5 * {t.source} + {sign!r})", hi, lo)
 
     def invertible(self, depth: int) -> _Invertible:
         """An ``n×n`` matrix with singular values bounded away from zero."""
@@ -300,17 +424,16 @@ class _Generator:
         if kind == "X.T":
             return _Invertible(self.transposed(self.symbol("X")), 0.2, 2.0)
         if kind == "shifted":  # ‖tanh(M)/2‖₂ ≤ ‖tanh(M)‖_F / 2 ≤ n/2
-            a = self.child((n, n), depth)
+            t = self.tanh(self.child((n, n), depth))
             eye = self.identity(n)
-            expr = add([eye.expr, ops.tanh(a.expr)], [n, 0.5])
-            src = f"({n} * {eye.source} + 0.5 * mg.tanh({a.source}))"
+            expr = add([eye.expr, t.expr], [n, 0.5])
+            src = f"({n} * {eye.source} + 0.5 * {t.source})"
             return _Invertible(_Term(expr, src, 1.5 * n), 0.5 * n, 1.5 * n)
         if kind == "gram":  # T Tᵀ + I with ‖T‖₂ ≤ n
-            a = self.child((n, n), depth)
-            t = ops.tanh(a.expr)
+            t = self.tanh(self.child((n, n), depth))
             eye = self.identity(n)
-            expr = t @ t.T + eye.expr
-            src = f"(mg.tanh({a.source}) @ mg.tanh({a.source}).T + {eye.source})"
+            expr = t.expr @ t.expr.T + eye.expr
+            src = f"({t.source} @ {t.source}.T + {eye.source})"
             return _Invertible(_Term(expr, src, n * n + 1.0), 1.0, n * n + 1.0)
         if kind == "product":
             p = self.invertible(depth - 1)
@@ -320,8 +443,9 @@ class _Generator:
             hi = p.sigma_max * q.sigma_max
             return _Invertible(_Term(expr, src, hi), p.sigma_min * q.sigma_min, hi)
         p = self.invertible(depth - 1)
+        src = _call_source(_op_of(ops.inv), [p.term.source], {})
         return _Invertible(
-            _Term(ops.inv(p.term.expr), f"mg.inv({p.term.source})", 1.0 / p.sigma_min),
+            _Term(ops.inv(p.term.expr), src, 1.0 / p.sigma_min),
             1.0 / p.sigma_max,
             1.0 / p.sigma_min,
         )
@@ -329,31 +453,93 @@ class _Generator:
     def inner_size(self) -> int:
         return self.n if self.draw(st.booleans()) else self.m
 
+    # ---- declared operations ------------------------------------------------------------
+
+    def forms(self, op: Operation, shape: Shape) -> list[_Form]:
+        """The ways ``op`` can produce ``shape``: per fuzz record and attribute
+        choice, each operand shape its domain allows (the result's shape for an
+        elementwise operation, ``n×n`` for an invertible operand, else any shape
+        of :func:`_shapes` or a scalar) for which its shape rule gives ``shape``."""
+        key = (op.name, shape)
+        if key not in self._forms:
+            found: list[_Form] = []
+            for k, fz in enumerate(op.fuzz):
+                if fz.domain == "invertible":
+                    operands: tuple[Shape, ...] = ((self.n, self.n),)
+                elif op.elementwise:
+                    operands = (shape,)
+                else:
+                    operands = tuple(dict.fromkeys((*_shapes(self), ())))
+                for attrs in fz.attrs:
+                    checked = dict(attrs) if op.check is None else op.check(dict(attrs))
+                    for operand in operands:
+                        try:
+                            result = op.shape((operand,), checked)
+                        except (ShapeError, InvalidArgumentError):
+                            continue
+                        if result == shape:
+                            found.append(_Form(op, k, fz, attrs, operand))
+            self._forms[key] = found
+        return self._forms[key]
+
+    def declared_term(self, op: Operation, shape: Shape, depth: int) -> _Term:
+        """``op`` applied to an operand drawn from one of its fuzz records."""
+        form = self.draw(st.sampled_from(self.forms(op, shape)))
+        return self.apply(form, depth)
+
+    def apply(self, form: _Form, depth: int, limit: float | None = None) -> _Term:
+        """The operation of ``form`` applied to an operand from its record's domain
+        (a general operand tamed to ``limit``, by default the record's), with the
+        result's bounds from the record."""
+        op, fz = form.op, form.fuzz
+        self.drawn.update((op.name, form_label(op, form.k)))
+        size = form.operand[0] if form.operand else 1
+        if fz.domain == "invertible":
+            w = self.invertible(depth)
+            a, lo, hi = w.term, w.sigma_min, w.sigma_max
+        elif fz.domain == "positive":
+            a = self.positive(form.operand, depth)
+            if a.bound > fz.limit:  # scaling keeps it positive, tanh might not
+                a = self.scaled(fz.limit / a.bound, a)
+            lo, hi = a.low, a.bound
+        elif fz.domain == "nonzero":
+            a = self.nonzero(form.operand, depth)
+            lo, hi = a.low, a.bound
+        elif fz.domain == "general":
+            a = self.child(form.operand, depth, fz.limit if limit is None else limit)
+            lo, hi = 0.0, a.bound
+        else:
+            raise InvalidArgumentError(
+                f"operation {op.name!r}: unknown fuzz domain {fz.domain!r}; known: "
+                "general, positive, nonzero, invertible"
+            )
+        expr = op(a.expr, **form.attrs)
+        bound = float(fz.bound(lo, hi, size, **form.attrs))
+        low = float(fz.low(lo, hi)) if fz.positive else 0.0
+        return _Term(expr, _call_source(op, [a.source], form.attrs), bound, low)
+
 
 # ---------------------------------------------------------------------------------------
-# The operations, each building a term of a requested shape
+# The composites, each building a term of a requested shape
 # ---------------------------------------------------------------------------------------
 
 
-_SAME_SHAPE = frozenset(
-    {"add", "sub", "scale", "hadamard", "shift", "exp", "sin", "cos", "tanh", "sigmoid",
-     "power", "log", "sqrt", "abs", "divide", "scalar_times"}
-)
-"""Operations whose operands have the result's shape."""
+_SAME_SHAPE = frozenset({"add", "sub", "scale", "hadamard", "shift", "divide", "scalar_times"})
+"""Composites whose operands have the result's shape (and the declared elementwise
+operations)."""
 
 
 def _candidates(shape: Shape, g: _Generator) -> list[str]:
     """The operations that can produce ``shape`` (simplest first, for shrinking)."""
-    names = ["add", "sub", "scale", "hadamard", "shift", "exp", "sin", "cos", "tanh",
-             "sigmoid", "power", "log", "sqrt", "abs", "divide"]
+    names = ["add", "sub", "scale", "hadamard", "shift"]
+    names += [op.name for op in g.declared.values() if op.elementwise and g.forms(op, shape)]
+    names.append("divide")
     if shape != ():
         names.append("scalar_times")
     if len(shape) == 2:
         names += ["transpose", "matmul", "outer", "broadcast_add", "kron"]
         if shape[0] == shape[1]:
             names += ["diag", "matrix_power"]
-        if shape == (g.n, g.n):
-            names += ["inv", "adj"]
         if shape[0] == g.n:
             names.append("solve")
     if len(shape) == 1:
@@ -361,9 +547,10 @@ def _candidates(shape: Shape, g: _Generator) -> list[str]:
         if shape[0] == g.n:
             names.append("solve")
     if shape == ():
-        names += ["trace", "sum", "mean", "dot", "quadratic", "det", "logdet", "kron",
-                  "norm"]
-    return names
+        names += ["trace", "sum", "mean", "dot", "quadratic", "kron", "norm"]
+    names += [op.name for op in g.declared.values()
+              if not op.elementwise and g.forms(op, shape)]
+    return list(dict.fromkeys(names))
 
 
 def _add(g: _Generator, shape: Shape, depth: int) -> _Term:
@@ -401,43 +588,6 @@ def _shift(g: _Generator, shape: Shape, depth: int) -> _Term:
 def _broadcast_add(g: _Generator, shape: Shape, depth: int) -> _Term:
     a, v = g.child(shape, depth), g.child(shape[1:], depth)
     return _Term(a.expr + v.expr, f"({a.source} + {v.source})", a.bound + v.bound)
-
-
-def _unary(fn: str, bound: Callable[[float], float], limit: float = LIMIT) -> Builder:
-    def build(g: _Generator, shape: Shape, depth: int) -> _Term:
-        a = g.child(shape, depth, limit)
-        return _Term(getattr(ops, fn)(a.expr), f"mg.{fn}({a.source})", bound(a.bound))
-
-    return build
-
-
-def _power(g: _Generator, shape: Shape, depth: int) -> _Term:
-    p = g.draw(st.sampled_from((3, 2)))
-    a = g.child(shape, depth, STEEP_LIMIT)
-    return _Term(a.expr**p, f"({a.source} ** {p})", a.bound**p)
-
-
-def _log(g: _Generator, shape: Shape, depth: int) -> _Term:
-    a = g.positive(shape, depth)
-    bound = max(abs(math.log(a.low)), abs(math.log(a.bound)))
-    return _Term(ops.log(a.expr), f"mg.log({a.source})", bound)
-
-
-def _sqrt(g: _Generator, shape: Shape, depth: int) -> _Term:
-    a = g.positive(shape, depth)
-    if g.draw(st.booleans()):
-        return _Term(ops.sqrt(a.expr), f"mg.sqrt({a.source})", math.sqrt(a.bound),
-                     math.sqrt(a.low))
-    p = g.draw(st.sampled_from((-1.0, 0.5, -2.0, 2.5, -0.5)))
-    bound = max(a.low**p, a.bound**p)
-    return _Term(ops.power(a.expr, p), f"mg.power({a.source}, {p!r})", bound)
-
-
-def _abs(g: _Generator, shape: Shape, depth: int) -> _Term:
-    sign = g.draw(st.sampled_from((1.0, -1.0)))
-    a = g.child(shape, depth)
-    inner = ops.tanh(a.expr) * 0.5 + sign
-    return _Term(ops.abs(inner), f"mg.abs(0.5 * mg.tanh({a.source}) + {sign!r})", 1.5, 0.5)
 
 
 def _divide(g: _Generator, shape: Shape, depth: int) -> _Term:
@@ -544,10 +694,11 @@ def _kron(g: _Generator, shape: Shape, depth: int) -> _Term:
     # (P ⊗ Q) vec(R) = vec(P R Qᵀ) with row-major vec
     p, q = shape
     a, b, r = g.child((p, p), depth), g.child((q, q), depth), g.child(shape, depth)
-    flat = reshape(r.expr, (p * q,))
-    expr = reshape(ops.kron(a.expr, b.expr) @ flat, shape)
-    src = (f"mg.ir.expr.reshape(mg.kron({a.source}, {b.source}) @ "
-           f"mg.ir.expr.reshape({r.source}, ({p * q},)), {shape})")
+    flat = ops.reshape(r.expr, (p * q,))
+    expr = ops.reshape(ops.kron(a.expr, b.expr) @ flat, shape)
+    vec_r = _call_source(_op_of(ops.reshape), [r.source], {"shape": (p * q,)})
+    src = _call_source(_op_of(ops.reshape), [f"mg.kron({a.source}, {b.source}) @ {vec_r}"],
+                       {"shape": shape})
     return _Term(expr, src, p * q * a.bound * b.bound * r.bound)
 
 
@@ -565,34 +716,12 @@ def _matrix_power(g: _Generator, shape: Shape, depth: int) -> _Term:
     return _Term(ops.matrix_power(a.expr, k), f"mg.matrix_power({a.source}, {k})", bound)
 
 
-def _inv(g: _Generator, shape: Shape, depth: int) -> _Term:
-    w = g.invertible(depth)
-    return _Term(ops.inv(w.term.expr), f"mg.inv({w.term.source})", 1.0 / w.sigma_min)
-
-
-def _adj(g: _Generator, shape: Shape, depth: int) -> _Term:
-    w = g.invertible(depth)  # ‖adj W‖₂ = Π σ / σ_min ≤ σ_max^(n-1)
-    return _Term(ops.adj(w.term.expr), f"mg.adj({w.term.source})",
-                 max(1.0, w.sigma_max) ** (g.n - 1))
-
-
 def _solve(g: _Generator, shape: Shape, depth: int) -> _Term:
     w = g.invertible(depth)
     b = g.child(shape, depth)
     bound = math.sqrt(g.n) * b.bound / w.sigma_min
     return _Term(ops.solve(w.term.expr, b.expr), f"mg.solve({w.term.source}, {b.source})",
                  bound)
-
-
-def _det(g: _Generator, shape: Shape, depth: int) -> _Term:
-    w = g.invertible(depth)
-    return _Term(ops.det(w.term.expr), f"mg.det({w.term.source})", w.sigma_max**g.n)
-
-
-def _logdet(g: _Generator, shape: Shape, depth: int) -> _Term:
-    w = g.invertible(depth)
-    bound = g.n * max(abs(math.log(w.sigma_min)), abs(math.log(w.sigma_max)))
-    return _Term(ops.logdet(w.term.expr), f"mg.logdet({w.term.source})", bound)
 
 
 _BUILDERS: dict[str, Builder] = {
@@ -603,15 +732,6 @@ _BUILDERS: dict[str, Builder] = {
     "hadamard": _hadamard,
     "shift": _shift,
     "broadcast_add": _broadcast_add,
-    "exp": _unary("exp", math.exp, STEEP_LIMIT),
-    "sin": _unary("sin", lambda b: min(1.0, b)),
-    "cos": _unary("cos", lambda b: 1.0),
-    "tanh": _unary("tanh", lambda b: min(1.0, b)),
-    "sigmoid": _unary("sigmoid", lambda b: 1.0),
-    "power": _power,
-    "log": _log,
-    "sqrt": _sqrt,
-    "abs": _abs,
     "divide": _divide,
     "transpose": _transpose,
     "matmul": _matmul,
@@ -627,13 +747,9 @@ _BUILDERS: dict[str, Builder] = {
     "norm": _norm,
     "kron": _kron,
     "matrix_power": _matrix_power,
-    "inv": _inv,
-    "adj": _adj,
     "solve": _solve,
-    "det": _det,
-    "logdet": _logdet,
 }
-assert set(_BUILDERS) == OPERATIONS
+assert set(_BUILDERS) == COMPOSITES
 
 
 # ---------------------------------------------------------------------------------------
@@ -662,7 +778,9 @@ def random_expressions(
     ``1..max_side``.  ``outputs`` chooses the result shapes among ``"scalar"``,
     ``"vector"`` (``(n,)``), ``"square"`` (``(n, n)``) and ``"matrix"``
     (``(n, m)``); ``operations`` restricts the operations to a subset of
-    :data:`OPERATIONS`.  Shrinks toward small sizes, scalar output and leaves.
+    :func:`known_operations` (the composites and the declared operations with
+    fuzz entries, as the registry has them when the case is drawn).  Shrinks
+    toward small sizes, scalar output and leaves.
 
     >>> from hypothesis import given, settings
     >>> @settings(max_examples=5, derandomize=True, database=None)
@@ -681,10 +799,11 @@ def random_expressions(
     unknown = set(wanted) - set(_ROOT_SHAPES)
     if unknown or not wanted:
         raise InvalidArgumentError(f"outputs must be among {_ROOT_SHAPES}; got {wanted!r}")
-    chosen = OPERATIONS if operations is None else frozenset(operations)
-    if chosen - OPERATIONS:
+    known = known_operations()
+    chosen = known if operations is None else frozenset(operations)
+    if chosen - known:
         raise InvalidArgumentError(
-            f"unknown operations {sorted(chosen - OPERATIONS)}; known: {sorted(OPERATIONS)}"
+            f"unknown operations {sorted(chosen - known)}; known: {sorted(known)}"
         )
     n = draw(st.integers(1, max_side))
     m = draw(st.integers(1, max_side))
@@ -706,7 +825,8 @@ def random_expressions(
         for name in present
     }
     wrt = g.symbols[draw(st.sampled_from(present))]
-    return FuzzCase(root.expr, wrt, values, root.source, n, m, _depth(root.expr), chosen)
+    return FuzzCase(root.expr, wrt, values, root.source, n, m, _depth(root.expr), chosen,
+                    frozenset(g.drawn))
 
 
 def _depth(expr: Expr) -> int:

@@ -1,10 +1,17 @@
 """The per-operation spec table that generated tests run over (layer 4).
 
-One :class:`OpSpec` per supported operation: how to build it from symbols, the
-shapes of its operands as functions of two free sizes, the domain each
-operand's values come from (so that ``log`` gets positive inputs, ``inv``
-invertible ones, ...), and the derivative orders to check.  Together the specs
-exercise every node kind of :mod:`matgrad.ir.expr`; a test asserts that.
+One :class:`OpSpec` per case: how to build it from symbols, the shapes of its
+operands as functions of two free sizes, the domain each operand's values come
+from (so that ``log`` gets positive inputs, ``inv`` invertible ones, ...), the
+derivative orders to check, and the node kinds it exercises.
+
+The table has two parts: hand-written specs of the algebraic core and of
+composites built from the public constructors (products, sums, ``solve``,
+``norm``, ...), and one spec per :class:`~matgrad.ir.apply.Sample` of every
+declared operation, read from the registry (:mod:`matgrad.ops.registry`) when
+:func:`specs` is called, so an operation declared at run time is in the table
+too.  The kinds of a spec are computed by building it on placeholder symbols.
+Together the specs exercise every node kind; a test asserts that.
 
 Domains name the hypothesis strategies of :mod:`matgrad.testing.strategies`
 that draw values (see :func:`value_strategy`).
@@ -18,12 +25,18 @@ from typing import Any
 
 from matgrad import ops
 from matgrad._types import Shape
-from matgrad.ir.expr import Expr, reshape
+from matgrad.ir.apply import Operation, Sample
+from matgrad.ir.expr import Expr, symbol
+from matgrad.ops import registry
 
-__all__ = ["OpSpec", "SPECS", "DOMAINS", "spec_by_name"]
+__all__ = ["DOMAINS", "SPECS", "OpSpec", "kinds_of", "spec_by_name", "specs"]
 
 DOMAINS = ("general", "nonzero", "positive", "invertible", "spd", "symmetric")
 """Where operand values are drawn from."""
+
+PLACEHOLDER_SIZES = (2, 3)
+"""The sizes ``(n, m)`` of the placeholder symbols a spec is built on to find
+the node kinds it exercises."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +55,14 @@ class OpSpec:
         return tuple(f"a{k}" for k in range(len(self.domains)))
 
 
-def _sq(n: int, m: int) -> tuple[Shape, ...]:
-    return ((n, n),)
+def kinds_of(
+    build: Callable[..., Expr],
+    shapes: Callable[[int, int], tuple[Shape, ...]],
+    sizes: tuple[int, int] = PLACEHOLDER_SIZES,
+) -> frozenset[str]:
+    """The node kinds of ``build`` applied to placeholder symbols of ``shapes(*sizes)``."""
+    placeholders = [symbol(f"a{k}", s) for k, s in enumerate(shapes(*sizes))]
+    return frozenset(node.kind for node in build(*placeholders).walk())
 
 
 def _spec(
@@ -51,141 +70,114 @@ def _spec(
     build: Callable[..., Expr],
     shapes: Callable[[int, int], tuple[Shape, ...]],
     domains: tuple[str, ...],
-    kinds: set[str],
     orders: tuple[int, ...] = (1, 2),
 ) -> OpSpec:
-    return OpSpec(name, build, shapes, domains, frozenset(kinds), orders)
+    return OpSpec(name, build, shapes, domains, kinds_of(build, shapes), orders)
 
 
-_E = {"einsum"}
-SPECS: tuple[OpSpec, ...] = (
+def _sq(n: int, m: int) -> tuple[Shape, ...]:
+    return ((n, n),)
+
+
+_G1 = ("general",)
+_G2 = ("general",) * 2
+_G3 = ("general",) * 3
+
+_Entry = tuple[str, Callable[..., Expr], Callable[[int, int], tuple[Shape, ...]], tuple[str, ...]]
+
+# The hand-written specs: the algebraic core (einsums, sums) and composites, as
+# ``(name, build, shapes, domains)``; their kinds are computed when the table is made.
+_CORE: tuple[_Entry, ...] = (
     # multilinear: every one an einsum
-    _spec("matmul", lambda a, b: a @ b, lambda n, m: ((n, m), (m, 2)), ("general",) * 2, _E),
-    _spec("matvec", lambda a, x: a @ x, lambda n, m: ((n, m), (m,)), ("general",) * 2, _E),
-    _spec("vecmat", lambda x, a: x @ a, lambda n, m: ((n,), (n, m)), ("general",) * 2, _E),
-    _spec("transpose", lambda a: a.T, lambda n, m: ((n, m),), ("general",), _E),
-    _spec("trace", ops.trace, _sq, ("general",), _E),
-    _spec("diag-of-matrix", ops.diag, _sq, ("general",), _E),
-    _spec("diag-of-vector", ops.diag, lambda n, m: ((n,),), ("general",), _E | {"delta"}),
-    _spec("outer", ops.outer, lambda n, m: ((n,), (m,)), ("general",) * 2, _E),
-    _spec("hadamard", lambda a, b: a * b, lambda n, m: ((n, m),) * 2, ("general",) * 2, _E),
-    _spec("sum", ops.sum, lambda n, m: ((n, m),), ("general",), _E),
-    _spec("sum-axis", lambda a: ops.sum(a, axis=0), lambda n, m: ((n, m),), ("general",), _E),
-    _spec(
-        "quadratic-form", lambda x, a: x @ a @ x, lambda n, m: ((n,), (n, n)), ("general",) * 2, _E
-    ),
-    _spec("gram", lambda a: a.T @ a, lambda n, m: ((n, m),), ("general",), _E),
-    _spec(
-        "trace-XtAX",
-        lambda x, a: ops.trace(x.T @ a @ x),
-        lambda n, m: ((n, m), (n, n)),
-        ("general",) * 2,
-        _E,
-    ),
-    _spec("scalar-times", lambda s, a: s * a, lambda n, m: ((), (n, m)), ("general",) * 2, _E),
-    _spec("kron", ops.kron, lambda n, m: ((n, m), (m, 2)), ("general",) * 2, _E | {"reshape"}),
-    _spec(
-        "reshape",
-        lambda a: reshape(a, (a.size,)),
-        lambda n, m: ((n, m),),
-        ("general",),
-        {"reshape"},
-    ),
-    _spec(
+    ("matmul", lambda a, b: a @ b, lambda n, m: ((n, m), (m, 2)), _G2),
+    ("matvec", lambda a, x: a @ x, lambda n, m: ((n, m), (m,)), _G2),
+    ("vecmat", lambda x, a: x @ a, lambda n, m: ((n,), (n, m)), _G2),
+    ("transpose", lambda a: a.T, lambda n, m: ((n, m),), _G1),
+    ("trace", ops.trace, _sq, _G1),
+    ("diag-of-matrix", ops.diag, _sq, _G1),
+    ("diag-of-vector", ops.diag, lambda n, m: ((n,),), _G1),
+    ("outer", ops.outer, lambda n, m: ((n,), (m,)), _G2),
+    ("hadamard", lambda a, b: a * b, lambda n, m: ((n, m),) * 2, _G2),
+    ("sum", ops.sum, lambda n, m: ((n, m),), _G1),
+    ("sum-axis", lambda a: ops.sum(a, axis=0), lambda n, m: ((n, m),), _G1),
+    ("quadratic-form", lambda x, a: x @ a @ x, lambda n, m: ((n,), (n, n)), _G2),
+    ("gram", lambda a: a.T @ a, lambda n, m: ((n, m),), _G1),
+    ("trace-XtAX", lambda x, a: ops.trace(x.T @ a @ x), lambda n, m: ((n, m), (n, n)), _G2),
+    ("scalar-times", lambda s, a: s * a, lambda n, m: ((), (n, m)), _G2),
+    ("kron", ops.kron, lambda n, m: ((n, m), (m, 2)), _G2),
+    (
         "einsum-3",
         lambda a, b, c: ops.einsum("ij,jk,ik->k", a, b, c),
         lambda n, m: ((n, m), (m, 2), (n, 2)),
-        ("general",) * 3,
-        _E,
+        _G3,
     ),
     # linear combinations
-    _spec("add", lambda a, b: a + b, lambda n, m: ((n, m),) * 2, ("general",) * 2, {"add"}),
-    _spec(
-        "sub-scaled",
-        lambda a, b: a - 2.5 * b,
-        lambda n, m: ((n, m),) * 2,
-        ("general",) * 2,
-        {"add"},
-    ),
-    _spec(
-        "add-broadcast",
-        lambda a, b: a + b,
-        lambda n, m: ((n, m), (m,)),
-        ("general",) * 2,
-        {"add", "ones", "einsum"},
-    ),
-    _spec("add-constant", lambda a: a + 1.5, lambda n, m: ((n, m),), ("general",), {"add", "ones"}),
-    # elementwise
-    _spec("exp", ops.exp, lambda n, m: ((n, m),), ("general",), {"elementwise"}),
-    _spec("log", ops.log, lambda n, m: ((n, m),), ("positive",), {"elementwise"}),
-    _spec("sin", ops.sin, lambda n, m: ((n,),), ("general",), {"elementwise"}),
-    _spec("cos", ops.cos, lambda n, m: ((n,),), ("general",), {"elementwise"}),
-    _spec("tanh", ops.tanh, lambda n, m: ((n, m),), ("general",), {"elementwise"}),
-    _spec("sigmoid", ops.sigmoid, lambda n, m: ((n,),), ("general",), {"elementwise"}),
-    _spec("sqrt", ops.sqrt, lambda n, m: ((n,),), ("positive",), {"elementwise"}),
-    _spec("abs", ops.abs, lambda n, m: ((n,),), ("nonzero",), {"elementwise"}),
-    _spec(
-        "sign",
-        lambda a: ops.sign(a) * a,
-        lambda n, m: ((n,),),
-        ("nonzero",),
-        {"elementwise", "einsum"},
-    ),
-    _spec("power-3", lambda a: a**3, lambda n, m: ((n, m),), ("general",), {"elementwise"}),
-    _spec("power-neg", lambda a: a**-2, lambda n, m: ((n,),), ("nonzero",), {"elementwise"}),
-    _spec("power-real", lambda a: a**2.5, lambda n, m: ((n,),), ("positive",), {"elementwise"}),
-    _spec(
-        "divide",
-        lambda a, b: a / b,
-        lambda n, m: ((n,), (n,)),
-        ("general", "nonzero"),
-        {"elementwise", "einsum"},
-    ),
-    # matrix functions
-    _spec("inv", ops.inv, _sq, ("invertible",), {"inv"}),
-    # at a singular X the gradient adj(X)ᵀ exists and is computed; the second
-    # derivative goes through X⁻¹ (rules.d_adj), so it is checked at invertible X only
-    _spec("det", ops.det, _sq, ("general",), {"det", "adj"}, orders=(1,)),
-    _spec("det-invertible", ops.det, _sq, ("invertible",), {"det", "adj"}),
-    _spec("logdet", ops.logdet, _sq, ("invertible",), {"logdet"}),
-    _spec("logdet-spd", ops.logdet, _sq, ("spd",), {"logdet"}),
-    _spec("adj", ops.adj, _sq, ("invertible",), {"adj"}),
-    _spec(
-        "solve",
-        ops.solve,
-        lambda n, m: ((n, n), (n, m)),
-        ("invertible", "general"),
-        {"inv", "einsum"},
-    ),
-    _spec("matrix-power-3", lambda a: ops.matrix_power(a, 3), _sq, ("general",), {"einsum"}),
-    _spec(
-        "matrix-power-neg",
-        lambda a: ops.matrix_power(a, -2),
-        _sq,
-        ("invertible",),
-        {"inv", "einsum"},
-    ),
-    _spec("norm-fro", ops.norm, lambda n, m: ((n, m),), ("nonzero",), {"elementwise"}),
-    _spec("norm-vec", ops.norm, lambda n, m: ((n,),), ("nonzero",), {"elementwise"}),
-    _spec(
+    ("add", lambda a, b: a + b, lambda n, m: ((n, m),) * 2, _G2),
+    ("sub-scaled", lambda a, b: a - 2.5 * b, lambda n, m: ((n, m),) * 2, _G2),
+    ("add-broadcast", lambda a, b: a + b, lambda n, m: ((n, m), (m,)), _G2),
+    ("add-constant", lambda a: a + 1.5, lambda n, m: ((n, m),), _G1),
+    # composites of the declared operations
+    ("divide", lambda a, b: a / b, lambda n, m: ((n,), (n,)), ("general", "nonzero")),
+    ("solve", ops.solve, lambda n, m: ((n, n), (n, m)), ("invertible", "general")),
+    ("matrix-power-3", lambda a: ops.matrix_power(a, 3), _sq, _G1),
+    ("matrix-power-neg", lambda a: ops.matrix_power(a, -2), _sq, ("invertible",)),
+    ("norm-fro", ops.norm, lambda n, m: ((n, m),), ("nonzero",)),
+    ("norm-vec", ops.norm, lambda n, m: ((n,),), ("nonzero",)),
+    (
         "a-inv-b",
         lambda a, x, b: a @ ops.inv(x) @ b,
         lambda n, m: ((n,), (n, n), (n,)),
         ("general", "invertible", "general"),
-        {"inv", "einsum"},
     ),
-    _spec(
+    (
         "tanh-layer",
         lambda w, x, b: ops.tanh(w @ x + b),
         lambda n, m: ((n, m), (m,), (n,)),
-        ("general",) * 3,
-        {"elementwise", "add", "einsum"},
+        _G3,
     ),
 )
 
 
+def core_specs() -> tuple[OpSpec, ...]:
+    """The hand-written specs (the algebraic core and composites)."""
+    return tuple(_spec(*entry) for entry in _CORE)
+
+
+def _applied(op: Operation) -> Callable[..., Expr]:
+    """The operation applied to the symbols (a sample without a ``build``)."""
+
+    def build(*symbols: Expr) -> Expr:
+        return op(*symbols)
+
+    return build
+
+
+def sample_spec(op: Operation, sample: Sample) -> OpSpec:
+    """The spec of one sample of a declared operation."""
+    build = sample.build if sample.build is not None else _applied(op)
+    return _spec(sample.name, build, sample.shapes, sample.domains, sample.orders)
+
+
+def operation_specs() -> tuple[OpSpec, ...]:
+    """One spec per sample of every operation declared now."""
+    return tuple(
+        sample_spec(op, sample) for op in registry.operations() for sample in op.samples
+    )
+
+
+def specs() -> tuple[OpSpec, ...]:
+    """The spec table as it is now: :func:`core_specs`, then :func:`operation_specs`."""
+    return core_specs() + operation_specs()
+
+
+SPECS: tuple[OpSpec, ...] = specs()
+"""The table when this module was imported (operations declared later are in
+:func:`specs`, not here)."""
+
+
 def spec_by_name(name: str) -> OpSpec:
-    for spec in SPECS:
+    """The spec named ``name`` in the current table (:func:`specs`)."""
+    for spec in specs():
         if spec.name == name:
             return spec
     raise KeyError(name)
