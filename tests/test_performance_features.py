@@ -405,3 +405,20 @@ def test_explain_names_paths_flops_and_the_largest_array() -> None:
     assert "path [" in text and "flops" in text
     assert f"largest array {g.largest} elements" in text
     assert g.largest == n * n
+
+
+def test_gram_rewrite_needs_weights_on_the_summed_index() -> None:
+    """Regression (found by a long fuzz run): in ``Mᵀ c M`` with only scalar weights
+    the Gram rewrite must not fire (the weights do not carry the summed index)."""
+    x = mg.Vector("x", 1)
+    B = mg.Matrix("B", (1, 2))
+    B0 = np.array([[0.5, -1.2]])
+    f = 2 * mg.tanh((B.T @ x) @ (B.T @ x))
+
+    def value(v: np.ndarray) -> float:
+        return float(2 * np.tanh((B0.T @ v) @ (B0.T @ v)))
+
+    expected = mg.numeric.hessian(value, np.array([0.3]), method="richardson")
+    for mode in ("forward", "reverse"):
+        h = mg.derivative(f, x, order=2, mode=mode)
+        np.testing.assert_allclose(h.evaluate(x=np.array([0.3]), B=B0), expected, rtol=1e-8)

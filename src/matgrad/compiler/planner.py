@@ -486,8 +486,10 @@ class _Planner:
                     ):
                         continue
                     weights = [op for op in operands if op is not first and op is not second]
-                    if any(set(op.labels) - {s} for op in weights):
-                        continue
+                    if any(set(op.labels) - {s} for op in weights) or not any(
+                        s in op.labels for op in weights
+                    ):
+                        continue  # weights must carry the summed index, and only it
                     w = self._contract(weights, (s,), sizes, node)
                     n = sizes[p]
                     return self.emit(
