@@ -97,9 +97,16 @@ def matgrad_build(wl: Workload, inputs: Sequence[np.ndarray]) -> tuple[Any, floa
     symbols = [
         mg.Tensor(f"a{k}_{_fresh}", np.shape(a)) for k, a in enumerate(inputs)
     ]
-    f = wl.fn(numpy_namespace(np), *symbols)
-    order = 2 if wl.kind == "hessian" else 1
-    derivs = [mg.derivative(f, symbols[k], order=order) for k in wl.wrt]
+    if wl.kind == "hvp":  # forward over reverse, as mg.hvp: the gradient's derivative along V
+        from matgrad.calculus.diff import jvp_expr
+
+        (k,) = wl.wrt
+        f = wl.fn(numpy_namespace(np), *symbols[:-1])
+        derivs = [jvp_expr(mg.derivative(f, symbols[k]), {symbols[k]: symbols[-1]})]
+    else:
+        f = wl.fn(numpy_namespace(np), *symbols)
+        order = 2 if wl.kind == "hessian" else 1
+        derivs = [mg.derivative(f, symbols[k], order=order) for k in wl.wrt]
     derived = time.perf_counter()
     compiled = mg.compile(derivs[0] if wl.single else derivs, symbols)
     done = time.perf_counter()
@@ -109,6 +116,19 @@ def matgrad_build(wl: Workload, inputs: Sequence[np.ndarray]) -> tuple[Any, floa
 def matgrad_api(wl: Workload) -> Callable[..., Any]:
     import matgrad as mg
 
+    if wl.kind == "hvp":
+        (k,) = wl.wrt
+        ns_ = numpy_namespace(np)
+
+        def hvp(*args: Any) -> Any:  # mg.hvp differentiates every primal: data in a closure
+            primals, direction = args[:-1], args[-1]
+
+            def f(w: Any) -> Any:
+                return wl.fn(ns_, *primals[:k], w, *primals[k + 1 :])
+
+            return mg.hvp(f, (primals[k],), (direction,))
+
+        return hvp
     transform = {"grad": mg.grad, "jacobian": mg.jacobian, "hessian": mg.hessian}[wl.kind]
     ns = numpy_namespace(np)
     argnums = wl.wrt[0] if wl.single else wl.wrt
@@ -121,8 +141,25 @@ def matgrad_closure_api(wl: Workload, inputs: Sequence[np.ndarray]) -> tuple[Any
     ``(transform, args, direct)``, ``direct`` the compiled derivative it caches."""
     import matgrad as mg
 
-    transform = {"grad": mg.grad, "jacobian": mg.jacobian, "hessian": mg.hessian}[wl.kind]
     ns = numpy_namespace(np)
+    if wl.kind == "hvp":  # the data captured by the closure, as users write it
+        (k,) = wl.wrt
+        data = [a for j, a in enumerate(inputs[:-1]) if j != k]
+
+        def closure_hvp(w: Any, v: Any) -> Any:
+            def f(x: Any) -> Any:
+                return wl.fn(ns, *data[:k], x, *data[k:])
+
+            return mg.hvp(f, (w,), (v,))
+
+        closure_hvp(inputs[k], inputs[-1])
+        (plan,) = [p for key, p in _mg_plans().items() if key[0] == "hvp"][-1:]
+
+        def direct_hvp(*a: Any) -> Any:
+            return plan(*a)[0]
+
+        return closure_hvp, [inputs[k], inputs[-1]], direct_hvp
+    transform = {"grad": mg.grad, "jacobian": mg.jacobian, "hessian": mg.hessian}[wl.kind]
     wrt = list(wl.wrt)
     fixed = {k: a for k, a in enumerate(inputs) if k not in wl.wrt}
 
@@ -145,6 +182,12 @@ def matgrad_closure_api(wl: Workload, inputs: Sequence[np.ndarray]) -> tuple[Any
         return results[0] if len(results) == 1 else results
 
     return g, args, direct
+
+
+def _mg_plans() -> Any:
+    from matgrad.function_api import transforms
+
+    return transforms._PLANS
 
 
 # ---------------------------------------------------------------------------------------
@@ -171,6 +214,17 @@ def _jax_variants(jax: Any, wl: Workload, inputs: Sequence[np.ndarray]) -> dict[
     def f(*a: Any) -> Any:
         return wl.fn(ns, *a)
 
+    if wl.kind == "hvp":
+        (k,) = wl.wrt
+
+        def hvp(*a: Any) -> Any:
+            def gk(w: Any) -> Any:
+                return jax.grad(f, argnums=k)(*a[:k], w, *a[k + 1 : -1])
+
+            return jax.jvp(gk, (a[k],), (a[-1],))[1]
+
+        jitted_hvp = jax.jit(hvp)
+        return {"jit(jvp of grad)": lambda: jax.block_until_ready(jitted_hvp(*args))}
     transforms = {
         "grad": {"jit(grad)": jax.grad},
         "jacobian": {"jit(jacfwd)": jax.jacfwd, "jit(jacrev)": jax.jacrev},
@@ -193,6 +247,16 @@ def _torch_variants(torch: Any, wl: Workload, inputs: Sequence[np.ndarray]) -> d
     def f(*a: Any) -> Any:
         return wl.fn(ns, *a)
 
+    if wl.kind == "hvp":
+        (k,) = wl.wrt
+
+        def hvp() -> Any:
+            def gk(w: Any) -> Any:
+                return tf.grad(f, argnums=k)(*args[:k], w, *args[k + 1 : -1])
+
+            return tf.jvp(gk, (args[k],), (args[-1],))[1].numpy()
+
+        return {"jvp of grad": hvp}
     transforms = {
         "grad": {"torch.func.grad": tf.grad},
         "jacobian": {"jacfwd": tf.jacfwd, "jacrev": tf.jacrev},
@@ -217,6 +281,10 @@ def _autograd_variants(ag: Any, wl: Workload, inputs: Sequence[np.ndarray]) -> d
 
     ns = numpy_namespace(anp)
     k = len(wl.wrt)
+    if wl.kind == "hvp":
+        (argnum,) = wl.wrt
+        hvp = ag.hessian_vector_product(lambda *a: wl.fn(ns, *a), argnum)
+        return {"autograd.hessian_vector_product": lambda: hvp(*inputs)}
     if wl.single:
         (argnum,) = wl.wrt
 
@@ -471,7 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="the full sizes of BENCHMARKS.md")
-    parser.add_argument("--only", nargs="+", metavar="ID", help="workloads to run (W1 ... W8)")
+    parser.add_argument("--only", nargs="+", metavar="ID",
+                        help="workloads to run (W1 ... W11; W9 includes W9-HVP)")
     parser.add_argument("--skip", nargs="+", default=[], metavar="SYSTEM",
                         help="AD systems to leave out (jax, torch, autograd)")
     parser.add_argument("--seed", type=int, default=0)
@@ -487,6 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(message, file=sys.stderr, flush=True)
 
     wanted = [w.upper() for w in args.only] if args.only else [*WORKLOADS, "W8"]
+    wanted += [w for w in WORKLOADS if w.partition("-")[0] in wanted and w not in wanted]
     unknown = [w for w in wanted if w not in WORKLOADS and w != "W8"]
     if unknown:
         parser.error(f"unknown workloads: {', '.join(unknown)}")

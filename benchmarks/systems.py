@@ -82,10 +82,18 @@ def numpy_namespace(np_module: Any) -> SimpleNamespace:
         exp=np_module.exp,
         log=np_module.log,
         sum=np_module.sum,
+        max=np_module.max,
+        maximum=np_module.maximum,
     )
 
 
 def torch_namespace(torch: Any) -> SimpleNamespace:
+    def reduce(fn: Any) -> Any:
+        def apply(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+            return fn(x) if axis is None else fn(x, dim=axis, keepdim=keepdims)
+
+        return apply
+
     return SimpleNamespace(
         trace=torch.trace,
         inv=torch.linalg.inv,
@@ -93,7 +101,9 @@ def torch_namespace(torch: Any) -> SimpleNamespace:
         tanh=torch.tanh,
         exp=torch.exp,
         log=torch.log,
-        sum=torch.sum,
+        sum=reduce(torch.sum),
+        max=reduce(torch.amax),
+        maximum=lambda a, b: torch.clamp(a, min=b) if isinstance(b, float) else torch.maximum(a, b),
     )
 
 

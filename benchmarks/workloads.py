@@ -1,4 +1,4 @@
-"""Workloads W1–W7 of BENCHMARKS.md: the function, its inputs, and closed forms.
+"""Workloads W1–W7 and W9–W11 of BENCHMARKS.md: the function, its inputs, and closed forms.
 
 Every function is written once, against a small namespace of array functions
 (``ns.trace``, ``ns.inv``, ...), so that matgrad (tracing NumPy on its symbols),
@@ -24,7 +24,8 @@ class Workload:
     id: str
     title: str
     kind: str
-    """``grad``, ``jacobian`` or ``hessian``."""
+    """``grad``, ``jacobian``, ``hessian`` or ``hvp`` (a Hessian-vector product:
+    the last input is the direction, of the differentiated argument's shape)."""
     wrt: tuple[int, ...]
     """Positions of the differentiated arguments."""
     sizes: tuple[Any, ...]
@@ -246,6 +247,125 @@ def _w7_closed(
     return gW1, gb1, gW2, gb2, gW3, gb3
 
 
+# ---------------------------------------------------------------------------------------
+# W9: softmax regression with a max-stabilised log-sum-exp, N = 10⁵ rows, K = 10 classes
+# ---------------------------------------------------------------------------------------
+
+W9_ROWS = 100_000
+W9_CLASSES = 10
+
+
+def _w9(ns: Any, W: Any, X: Any, Y: Any) -> Any:
+    Z = X @ W
+    Z = Z - ns.max(Z, axis=1, keepdims=True)
+    return -ns.sum(Y * (Z - ns.log(ns.sum(ns.exp(Z), axis=1, keepdims=True))))
+
+
+def _w9_inputs(d: int, rng: np.random.Generator) -> Arrays:
+    X = rng.standard_normal((W9_ROWS, d)) / np.sqrt(d)
+    Y = np.eye(W9_CLASSES)[rng.integers(0, W9_CLASSES, W9_ROWS)]
+    return rng.standard_normal((d, W9_CLASSES)), X, Y
+
+
+def _w9_hvp_inputs(d: int, rng: np.random.Generator) -> Arrays:
+    W, X, Y = _w9_inputs(d, rng)
+    return W, X, Y, rng.standard_normal(W.shape)
+
+
+def _softmax_rows(Z: np.ndarray) -> np.ndarray:
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    E /= E.sum(axis=1, keepdims=True)
+    return E
+
+
+def _w9_closed(W: np.ndarray, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``Xᵀ(P − Y)``."""
+    return X.T @ (_softmax_rows(X @ W) - Y)
+
+
+def _w9_hvp_closed(W: np.ndarray, X: np.ndarray, Y: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """``Xᵀ(P ⊙ XV − P ⊙ rowsum(P ⊙ XV))``."""
+    P = _softmax_rows(X @ W)
+    PU = P * (X @ V)
+    return X.T @ (PU - P * PU.sum(axis=1, keepdims=True))
+
+
+# ---------------------------------------------------------------------------------------
+# W10: gradient of Rosenbrock written with slices
+# ---------------------------------------------------------------------------------------
+
+
+def _w10(ns: Any, x: Any) -> Any:
+    return ns.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def _w10_inputs(n: int, rng: np.random.Generator) -> Arrays:
+    return (rng.uniform(-1.5, 1.5, n),)
+
+
+def _w10_closed(x: np.ndarray) -> np.ndarray:
+    """Hand-vectorised: ``t = x[1:] − x[:-1]²``; ``∂/∂x[:-1] = −400 x t − 2(1 − x)``,
+    ``∂/∂x[1:] += 200 t``."""
+    head = x[:-1]
+    t = x[1:] - head * head
+    g = np.empty_like(x)
+    g[:-1] = -400.0 * head * t - 2.0 * (1.0 - head)
+    g[-1] = 0.0
+    g[1:] += 200.0 * t
+    return g
+
+
+def _w10_closed_scipy(x: np.ndarray) -> np.ndarray:
+    from scipy.optimize import rosen_der
+
+    return rosen_der(x)  # type: ignore[no-any-return]
+
+
+def _w10_closed_forms() -> dict[str, Callable[..., Any]]:
+    forms: dict[str, Callable[..., Any]] = {"by hand": _w10_closed}
+    try:
+        import scipy.optimize  # noqa: F401
+    except ImportError:  # SciPy is in the bench extra; without it, one closed form
+        return forms
+    forms["scipy rosen_der"] = _w10_closed_scipy
+    return forms
+
+
+# ---------------------------------------------------------------------------------------
+# W11: gradient of a two-layer ReLU network (np.maximum), batch 256
+# ---------------------------------------------------------------------------------------
+
+W11_BATCH = 256
+W11_OUT = 10
+
+
+def _w11(ns: Any, W1: Any, b1: Any, W2: Any, b2: Any, X: Any, Y: Any) -> Any:
+    H = ns.maximum(X @ W1 + b1, 0.0)
+    return ns.sum((H @ W2 + b2 - Y) ** 2)
+
+
+def _w11_inputs(width: int, rng: np.random.Generator) -> Arrays:
+    W1 = rng.standard_normal((width, width)) / np.sqrt(width)
+    W2 = rng.standard_normal((width, W11_OUT)) / np.sqrt(width)
+    b1, b2 = 0.1 * rng.standard_normal(width), 0.1 * rng.standard_normal(W11_OUT)
+    X = rng.standard_normal((W11_BATCH, width))
+    Y = rng.standard_normal((W11_BATCH, W11_OUT))
+    return W1, b1, W2, b2, X, Y
+
+
+def _w11_closed(
+    W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray, X: np.ndarray,
+    Y: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Backpropagation by hand."""
+    Z = X @ W1 + b1
+    H = np.maximum(Z, 0.0)
+    G = 2.0 * (H @ W2 + b2 - Y)
+    gW2, gb2 = H.T @ G, G.sum(axis=0)
+    G = (G @ W2.T) * (Z > 0)
+    return X.T @ G, G.sum(axis=0), gW2, gb2
+
+
 WORKLOADS: dict[str, Workload] = {
     w.id: w
     for w in (
@@ -285,6 +405,27 @@ WORKLOADS: dict[str, Workload] = {
             "W7", "gradient of a 3-layer tanh network's squared loss (batch 128)", "grad",
             (0, 1, 2, 3, 4, 5), (64, 256, 1024), (64, 256),
             _w7, _w7_inputs, {"backprop": _w7_closed}, label=lambda w: f"width={w}",
+        ),
+        Workload(
+            "W9", "gradient of softmax regression, max-stabilised (N=10⁵, K=10)", "grad",
+            (0,), (10, 100, 300), (10, 100),
+            _w9, _w9_inputs, {"Xᵀ(P−Y)": _w9_closed}, label=lambda d: f"d={d}",
+        ),
+        Workload(
+            "W9-HVP", "Hessian-vector product of softmax regression (N=10⁵, K=10)", "hvp",
+            (0,), (10, 100, 300), (10, 100),
+            _w9, _w9_hvp_inputs, {"Xᵀ(P⊙XV − P⊙rowsum)": _w9_hvp_closed},
+            label=lambda d: f"d={d}",
+        ),
+        Workload(
+            "W10", "gradient of Rosenbrock written with slices", "grad", (0,),
+            (1_000, 100_000, 1_000_000), (1_000, 100_000),
+            _w10, _w10_inputs, _w10_closed_forms(),
+        ),
+        Workload(
+            "W11", "gradient of a two-layer ReLU network (np.maximum, batch 256)", "grad",
+            (0, 1, 2, 3), (64, 256, 1024), (64, 256),
+            _w11, _w11_inputs, {"backprop": _w11_closed}, label=lambda w: f"width={w}",
         ),
     )
 }

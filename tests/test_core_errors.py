@@ -112,7 +112,6 @@ def test_vector_plus_matrix_of_unbroadcastable_length():
     ("name", "build"),
     [
         ("trace", mg.trace),
-        ("trace", np.trace),
         ("inv", mg.inv),
         ("inv", np.linalg.inv),
         ("det", mg.det),
@@ -237,15 +236,13 @@ def test_derivative_unknown_mode(XX):
     ("call", "name"),
     [
         (np.fft.fft, r"numpy\.fft\.fft\b"),
-        (np.cumsum, r"numpy\.cumsum"),
-        (np.linalg.eig, r"numpy\.linalg\.eig\b"),
-        (np.linalg.eigh, r"numpy\.linalg\.eigh"),
-        (np.linalg.svd, r"numpy\.linalg\.svd"),
         (np.sort, r"numpy\.sort"),
-        (np.max, r"numpy\.(a)?max"),
-        (np.linalg.pinv, r"numpy\.linalg\.pinv"),
-        (np.arctan, r"numpy\.arctan"),
-        (lambda X: np.maximum(X, 0.0), r"numpy\.maximum"),
+        (np.median, r"numpy\.median"),
+        (np.unique, r"numpy\.unique"),
+        (np.nanmax, r"numpy\.nanmax"),
+        (np.argmax, r"numpy\.argmax"),
+        (lambda X: np.convolve(X[0], X[1]), r"numpy\.convolve"),
+        (lambda X: np.fmod(X, 2.0), r"numpy\.fmod"),
     ],
 )
 def test_unsupported_numpy_function_is_a_type_error_naming_it(call, name):
@@ -281,14 +278,14 @@ def test_supported_numpy_spellings_build_the_same_nodes():
 
 def test_other_refusals_are_type_errors():
     X = mg.Matrix("X", (3, 3))
-    with pytest.raises(TypeError, match="indexing"):
-        X[0, 1]
-    with pytest.raises(TypeError, match="iterable"):
-        iter(X)
+    with pytest.raises(TypeError, match="index that is a matgrad expression"):
+        X[mg.Scalar("i")]
+    with pytest.raises(TypeError, match="iteration over a scalar"):
+        iter(mg.Scalar("s"))
     with pytest.raises(TypeError, match=r"evaluate"):
         np.asarray(X)
     with pytest.raises(TypeError, match="exponent"):
-        X ** mg.Scalar("p")
+        mg.power(X, mg.Scalar("p"))
     with pytest.raises(TypeError, match="str"):
         X + "X"
 
@@ -320,10 +317,12 @@ def test_extra_binding_names_the_symbol(data):
     X0 = data.draw(mst.matrices((n, n)))
     with pytest.raises(BindingError, match=r"unknown.*\bY\b"):
         mg.trace(X).evaluate(X=X0, Y=X0)
-    # a derivative that no longer depends on X refuses a value for X
+    # a derivative that no longer depends on X accepts a value for X (it was
+    # derived from X), and still refuses a name that was never a symbol of it
     G = mg.derivative(mg.trace(X), X)
-    with pytest.raises(BindingError, match=r"unknown.*\bX\b"):
-        G.evaluate(X=X0)
+    np.testing.assert_array_equal(G.evaluate(X=X0), np.eye(n))
+    with pytest.raises(BindingError, match=r"unknown.*\bY\b"):
+        G.evaluate(X=X0, Y=X0)
 
 
 @given(st.data())

@@ -266,7 +266,8 @@ def test_generator_covers_every_operation() -> None:
     drawn: set[str] = set()
     kinds: set[str] = set()
 
-    @settings(max_examples=400, database=None, derandomize=True,
+    # more operations need more draws for each to turn up: about a dozen each
+    @settings(max_examples=max(400, 12 * len(labels)), database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(case=random_expressions())
     def collect(case: FuzzCase) -> None:

@@ -7,7 +7,7 @@ Jacobian layout ``out + in`` (numerator layout), column-major ``vec``.
 
 from __future__ import annotations
 
-from matgrad import errors, identities, numeric, printing, testing
+from matgrad import errors, identities, numeric, ops, printing, testing
 from matgrad.calculus.change_of_variables import jacobian_det, log_abs_det_jacobian
 from matgrad.calculus.diff import derivative, jvp_expr, vjp_expr
 from matgrad.calculus.simplify import simplify
@@ -34,39 +34,9 @@ from matgrad.layout import (
     vec,
 )
 from matgrad.numeric import gradient_error
-from matgrad.ops import (
-    abs,
-    adj,
-    cos,
-    det,
-    diag,
-    dot,
-    einsum,
-    exp,
-    hadamard,
-    inv,
-    kron,
-    log,
-    logdet,
-    matmul,
-    matrix_power,
-    mean,
-    norm,
-    outer,
-    power,
-    sigmoid,
-    sign,
-    sin,
-    slogdet,
-    solve,
-    sqrt,
-    sum,
-    tanh,
-    trace,
-    transpose,
-)
+from matgrad.ops import *  # noqa: F403 - the operations: mg.exp, mg.inv, mg.trace, ...
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "__version__",
@@ -83,10 +53,6 @@ __all__ = [
     "Matrix",
     "Tensor",
     "constant",
-    # operations
-    "abs", "adj", "cos", "det", "diag", "dot", "einsum", "exp", "hadamard", "inv", "kron",
-    "log", "logdet", "matmul", "matrix_power", "mean", "norm", "outer", "power", "sigmoid",
-    "sign", "sin", "slogdet", "solve", "sqrt", "sum", "tanh", "trace", "transpose",
     # calculus
     "derivative",
     "jvp_expr",
@@ -120,3 +86,4 @@ __all__ = [
     "parse",
     "check_claim",
 ]
+__all__ += ops.__all__  # the operations: mg.exp, mg.inv, mg.trace, ...

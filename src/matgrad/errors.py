@@ -8,6 +8,8 @@ was wrong and what was expected.
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = [
     "MatgradError",
     "ShapeError",
@@ -17,6 +19,8 @@ __all__ = [
     "BindingError",
     "UnsupportedOperationError",
     "ParseError",
+    "NotDifferentiableError",
+    "DegenerateSpectrumError",
 ]
 
 
@@ -52,3 +56,15 @@ class UnsupportedOperationError(MatgradError, TypeError):
 
 class ParseError(MatgradError, ValueError):
     """Text that is not a valid matgrad expression."""
+
+
+class NotDifferentiableError(MatgradError, TypeError):
+    """A function that has no derivative anywhere matgrad could use (an integer-valued,
+    piecewise constant function such as ``numpy.linalg.matrix_rank``)."""
+
+
+class DegenerateSpectrumError(MatgradError, np.linalg.LinAlgError):
+    """Repeated (or zero) eigenvalues or singular values where a derivative that does
+    not exist there is needed: eigenvectors at a repeated eigenvalue, singular
+    vectors at a repeated or zero singular value, the second derivative of a single
+    eigenvalue at a tie.  Functions of the spectrum as a whole stay differentiable."""

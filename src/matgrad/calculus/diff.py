@@ -2,7 +2,7 @@
 
 ``derivative(f, x)`` is the Jacobian tensor ``∂f/∂x`` of shape ``f.shape + x.shape``
 (numerator layout, DESIGN.md §1).  It walks the DAG of ``f`` once, using the
-differential of each node from :data:`matgrad.calculus.rules.RULES`:
+differential of each node from :func:`matgrad.calculus.rules.differential`:
 
 * **forward accumulation** gives every node a *tangent* ``∂node/∂x`` (the node's
   shape followed by ``x``'s); the rule's linear expression is applied to the
@@ -24,6 +24,11 @@ the order inside each fused product by flop count, which can mix the two.
 
 Symmetric variables get the symmetric gradient ``(G + Gᵀ)/2`` on their two axes
 (DESIGN.md §1).
+
+Every result records the symbols it was derived from
+(:func:`matgrad.ir.bindings.record_derivation`), so it can be evaluated at a
+point that names them even where it no longer depends on them:
+``derivative(A @ x, A).evaluate(A=A0, x=x0)``.
 """
 
 from __future__ import annotations
@@ -35,14 +40,15 @@ from typing import Any, Literal
 import numpy as np
 
 from matgrad._types import Shape
-from matgrad.calculus.rules import LEAF_KINDS, RULES
+from matgrad.calculus.rules import LEAF_KINDS, differential
 from matgrad.calculus.simplify import simplify as _simplify
 from matgrad.errors import InvalidArgumentError
+from matgrad.ir.apply import Apply
+from matgrad.ir.bindings import record_derivation
 from matgrad.ir.expr import (
     Add,
     Einsum,
     Expr,
-    Reshape,
     Symbol,
     Zero,
     add,
@@ -50,7 +56,6 @@ from matgrad.ir.expr import (
     delta,
     einsum_node,
     ones,
-    reshape,
     symbol,
     zeros,
 )
@@ -90,7 +95,7 @@ def derivative(
         result = _first_derivative(result, wrt, mode)
         if simplify:
             result = _simplify(result)
-    return result
+    return record_derivation(result, [expr], [wrt])
 
 
 def choose_mode(out_shape: Shape, in_shape: Shape) -> Literal["forward", "reverse"]:
@@ -141,7 +146,7 @@ def _linear_form(node: Expr, varying: Sequence[bool]) -> tuple[Expr, tuple[Symbo
         h if h is not None else zeros(child.shape, child.dtype)
         for h, child in zip(holders, node.children)
     )
-    return RULES[node.kind](node, diffs), holders
+    return differential(node, diffs), holders
 
 
 def _holder_nodes(linear: Expr, ids: set[int]) -> set[int]:
@@ -178,8 +183,12 @@ def _push_forward(linear: Expr, subst: dict[int, Expr], extra: Shape) -> Expr:
             operands[k] = memo[node.operands[k].uid]
             indices[k] = (*indices[k], *labels)
             memo[node.uid] = einsum_node(operands, indices, (*node.out, *labels))
-        elif isinstance(node, Reshape):
-            memo[node.uid] = reshape(memo[node.x.uid], node.shape + extra)
+        elif isinstance(node, Apply) and node.op.linear is not None:
+            tangents = [
+                memo[a.uid] if a.uid in live else zeros(a.shape + extra, a.dtype)
+                for a in node.args
+            ]
+            memo[node.uid] = node.op.linear.push(node, tangents, extra)
         else:
             raise _not_linear(node)
     if linear.uid not in live:
@@ -215,8 +224,10 @@ def _pull_back(
             k = _single_live_operand(node, live)
             target = node.operands[k]
             pending.setdefault(target.uid, []).append(_transpose_einsum(node, k, ct, labels))
-        elif isinstance(node, Reshape):
-            pending.setdefault(node.x.uid, []).append(reshape(ct, extra + node.x.shape))
+        elif isinstance(node, Apply) and node.op.linear is not None:
+            for k, arg in enumerate(node.args):
+                if arg.uid in live:
+                    pending.setdefault(arg.uid, []).append(node.op.linear.pull(node, k, ct, extra))
         else:
             raise _not_linear(node)
     return result
@@ -343,7 +354,8 @@ def jvp_expr(f: Expr, tangents: dict[Symbol, Expr], *, simplify: bool = True) ->
             )
         seeds[x.uid] = v
     out = _forward(f, seeds, ())
-    return _simplify(out) if simplify else out
+    result = _simplify(out) if simplify else out
+    return record_derivation(result, [f, *tangents.values()], tangents)
 
 
 def vjp_expr(
@@ -363,7 +375,8 @@ def vjp_expr(
         adj = found.get(x.uid, zeros(x.shape, f.dtype))
         if x.symmetric:
             adj = _symmetrize(adj, x)
-        results.append(_simplify(adj) if simplify else adj)
+        result = _simplify(adj) if simplify else adj
+        results.append(record_derivation(result, [f, cotangent], wrt))
     return tuple(results)
 
 

@@ -32,22 +32,19 @@ from collections.abc import Hashable
 import numpy as np
 
 from matgrad.compiler import evaluate
+from matgrad.ir.apply import Apply
+from matgrad.ir.bindings import record_derivation
 from matgrad.ir.expr import (
     Add,
     Constant,
     Delta,
     Einsum,
-    Elementwise,
     Expr,
-    Inv,
-    MatrixFunction,
     Ones,
     Zero,
     add,
     constant,
-    delta,
     einsum_node,
-    elementwise,
     ones,
     zeros,
 )
@@ -67,12 +64,13 @@ def simplify(expr: Expr) -> Expr:
     >>> print(mg.simplify(mg.trace(mg.diag(x))) is mg.sum(x))
     True
     """
+    original = expr
     for _ in range(MAX_PASSES):
         new = _pass(expr)
         if new is expr:
             break
         expr = new
-    return expr
+    return expr if expr is original else record_derivation(expr, [original])
 
 
 def _refcounts(root: Expr) -> dict[int, int]:
@@ -100,12 +98,10 @@ def _pass(root: Expr) -> Expr:
 def _rewrite(node: Expr, counts: dict[int, int]) -> Expr:
     if isinstance(node, Einsum):
         return _simplify_einsum(node, counts)
-    if isinstance(node, Elementwise):
-        return _simplify_elementwise(node)
     if isinstance(node, Add):
         return _fold_add_constants(node)
-    if isinstance(node, MatrixFunction):
-        return _simplify_matrix_function(node)
+    if isinstance(node, Apply):
+        return _simplify_apply(node)
     return node
 
 
@@ -274,27 +270,26 @@ def _reduce_ones(
 # Other kinds
 # ---------------------------------------------------------------------------------------
 
-_AT_ZERO = {"sin": 0.0, "tanh": 0.0, "sqrt": 0.0, "abs": 0.0, "sign": 0.0, "exp": 1.0,
-            "cos": 1.0, "sigmoid": 0.5}
-
-
-def _simplify_elementwise(node: Elementwise) -> Expr:
-    x = node.x
-    if isinstance(x, Zero) and node.fn in _AT_ZERO:
-        value = _AT_ZERO[node.fn]
-        return zeros(node.shape, node.dtype) if value == 0 else add(
-            [ones(node.shape, node.dtype)], [value]
-        )
-    if isinstance(x, Zero) and node.fn == "power" and node.param is not None and node.param > 0:
-        return zeros(node.shape, node.dtype)
-    if isinstance(x, Ones) and node.fn in ("power", "sqrt", "abs", "sign"):
-        return x
-    if isinstance(x, Constant) and x.size <= FOLD_LIMIT:
-        return _fold(node)
-    if node.fn == "power" and isinstance(x, Elementwise) and x.fn == "power":
-        assert node.param is not None and x.param is not None
-        if float(node.param).is_integer():
-            return elementwise("power", x.x, x.param * node.param)
+def _simplify_apply(node: Apply) -> Expr:
+    """An elementwise function of zeros, ones or a small constant is folded to its
+    value (where finite); otherwise the operation's own rewrite, if it has one."""
+    op = node.op
+    if op.elementwise and len(node.args) == 1:
+        x = node.x
+        if isinstance(x, (Zero, Ones)):
+            with np.errstate(all="ignore"):
+                value = op.make_kernel(node.attrs)(np.full((), 1.0 if isinstance(x, Ones) else 0.0))
+            value = np.asarray(value).item()
+            if np.isfinite(value):
+                if value == 0:
+                    return zeros(node.shape, node.dtype)
+                return add([ones(node.shape, node.dtype)], [value])
+        if isinstance(x, Constant) and x.size <= FOLD_LIMIT:
+            return _fold(node)
+    if op.simplify is not None:
+        simpler = op.simplify(node)
+        if simpler is not None:
+            return simpler
     return node
 
 
@@ -311,15 +306,3 @@ def _fold_add_constants(node: Add) -> Expr:
     total = np.sum([np.multiply(c, t.value) for t, c in consts], axis=0)
     rest = [(t, c) for t, c in zip(node.terms, node.coeffs) if not isinstance(t, Constant)]
     return add([constant(total), *(t for t, _ in rest)], [1, *(c for _, c in rest)])
-
-
-def _simplify_matrix_function(node: MatrixFunction) -> Expr:
-    x = node.x
-    if isinstance(node, Inv) and isinstance(x, Inv):
-        return x.x
-    if isinstance(x, Delta):
-        n = x.shape[0]
-        if node.kind in ("inv", "adj"):
-            return delta(n, node.dtype)
-        return constant(np.full((), 1.0 if node.kind == "det" else 0.0, dtype=node.dtype))
-    return node

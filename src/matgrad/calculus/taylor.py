@@ -22,6 +22,13 @@ fix some of them instead, pass ``values={name: array}``; they are replaced by
 constants before differentiating, exactly as if ``f`` had been built with
 those arrays.  When no symbol but ``wrt`` is left, every coefficient is
 computed once and stored as a constant.
+
+**Evaluation at a point.**  A polynomial (or coefficient) accepts values for
+``wrt`` and the other symbols of ``expr`` even where it does not depend on them
+(the order-0 polynomial is a constant): they are recorded as what it was
+derived from (:func:`matgrad.ir.bindings.record_derivation`).  Symbols fixed by
+``values``, and symbols replaced by :func:`substitute`, are not: a value for
+them would be ignored, so it is refused.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import numpy as np
 from matgrad.calculus.diff import derivative
 from matgrad.calculus.simplify import simplify
 from matgrad.errors import BindingError, InvalidArgumentError
-from matgrad.ir.bindings import check_value
+from matgrad.ir.bindings import check_value, derived_symbols, record_derivation
 from matgrad.ir.expr import Expr, Symbol, Zero, add, as_expr, constant, einsum_node, zeros
 
 __all__ = ["linearize", "substitute", "taylor", "taylor_terms"]
@@ -79,7 +86,8 @@ def substitute(expr: Expr, replacements: Mapping[Symbol, Any]) -> Expr:
                 done[node.uid] = node.rebuild(children)
         else:
             done[node.uid] = node
-    return done[expr.uid]
+    kept = (set(expr.symbols()) | set(derived_symbols(expr))) - set(replacements)
+    return record_derivation(done[expr.uid], (), kept)
 
 
 def _check_order(order: Any) -> int:
@@ -160,7 +168,7 @@ def taylor_terms(
     for k in range(count):
         if k:
             dk = derivative(dk, x)
-        terms.append(_coefficient(dk, x, point, k))
+        terms.append(record_derivation(_coefficient(dk, x, point, k), [f], [x]))
     return tuple(terms)
 
 
@@ -201,9 +209,8 @@ def taylor(
     step = wrt if not np.any(point) else wrt - constant(point)   # Maclaurin: δ = x
     parts = [_contract(c, step, k, expr.ndim) for k, c in enumerate(coeffs)]
     nonzero = [p for p in parts if not isinstance(p, Zero)]
-    if not nonzero:
-        return zeros(expr.shape, expr.dtype)
-    return simplify(add(nonzero))
+    result = simplify(add(nonzero)) if nonzero else zeros(expr.shape, expr.dtype)
+    return record_derivation(result, coeffs, [wrt])
 
 
 def linearize(expr: Expr, wrt: Symbol, at: Any, *, values: Values | None = None) -> Expr:

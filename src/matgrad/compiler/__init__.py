@@ -135,8 +135,11 @@ def compile(
     computed once per call) and a call returns a tuple of arrays.  ``symbols``
     (default: the expressions' symbols, sorted by name) fixes the order of
     positional arguments; it may include symbols the expressions do not use, but
-    must include every one they do.  ``max_elements`` (default
-    :func:`get_max_elements`) bounds every array the plan allocates.
+    must include every one they do.  A call also accepts, by keyword, values for
+    the symbols an expression was derived from but no longer contains (the ``A``
+    of ``derivative(A @ x, A)``): they are checked against their shapes and
+    ignored.  ``max_elements`` (default :func:`get_max_elements`) bounds every
+    array the plan allocates.
 
     >>> import numpy as np
     >>> from matgrad.ir.expr import Matrix

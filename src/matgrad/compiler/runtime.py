@@ -17,7 +17,7 @@ from matgrad._types import Array
 from matgrad.compiler import kernels as K
 from matgrad.compiler.planner import Step, _Planner
 from matgrad.errors import BindingError
-from matgrad.ir.bindings import check_value
+from matgrad.ir.bindings import check_value, derived_symbols
 from matgrad.ir.expr import Expr, Symbol
 
 __all__ = ["View"]
@@ -111,9 +111,16 @@ class _Program:
         for name, value in kwargs.items():
             k = self._names.get(name)
             if k is None:
+                derived = {s.name: s for s in derived_symbols(self.exprs)}
+                if name in derived:  # a symbol the expressions were derived from
+                    check_value(derived[name], value)
+                    continue
+                also = sorted(set(derived) - set(names))
                 raise BindingError(
                     f"value for unknown symbol {name!r} (the compiled function takes "
-                    f"{', '.join(names) or 'no values'})"
+                    f"{', '.join(names) or 'no values'}"
+                    + (f"; it accepts and ignores {', '.join(also)}" if also else "")
+                    + ")"
                 )
             if values[k] is not _MISSING:
                 raise BindingError(f"two values for {name!r} (positional and keyword)")

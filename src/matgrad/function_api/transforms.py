@@ -15,6 +15,11 @@ than deriving and compiling, the costs the cache saves.)
 
 ``argnums`` selects the arguments to differentiate, as in JAX: an int gives one
 result, a tuple gives a tuple.
+
+What cannot be traced fails clearly: Python control flow on a traced value
+(``if x[0] > 0:``) raises an ``UnsupportedOperationError`` (a ``TypeError``)
+that says so and suggests ``np.where``; a NumPy function matgrad does not serve
+names itself and the closest one it does.  Either names the traced function.
 """
 
 from __future__ import annotations
@@ -29,7 +34,12 @@ from matgrad._types import Array
 from matgrad.calculus.diff import derivative, jvp_expr, vjp_expr
 from matgrad.calculus.simplify import simplify
 from matgrad.compiler import CompiledTuple, compile
-from matgrad.errors import InvalidArgumentError, NotCallableError, ShapeError
+from matgrad.errors import (
+    InvalidArgumentError,
+    NotCallableError,
+    ShapeError,
+    UnsupportedOperationError,
+)
 from matgrad.ir.expr import Expr, Symbol, as_expr, constant, symbol
 
 __all__ = ["grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "value_and_grad"]
@@ -87,7 +97,11 @@ class _Traced:
     def __init__(self, fun: Callable[..., Any], args: Sequence[Any], what: str) -> None:
         self.values = [_as_array(a, k) for k, a in enumerate(args)]
         self.symbols = [_symbol(f"arg{k}", v.shape, v.dtype) for k, v in enumerate(self.values)]
-        out = fun(*self.symbols)
+        try:
+            out = fun(*self.symbols)
+        except UnsupportedOperationError as exc:
+            name = getattr(fun, "__name__", None) or type(fun).__name__
+            raise type(exc)(f"{what} traced {name}, which failed: {exc}") from exc
         out_expr = out if isinstance(out, Expr) else None
         if out_expr is None:
             try:

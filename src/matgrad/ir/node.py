@@ -6,9 +6,11 @@ registries through which higher layers serve ``Expr``'s methods and operators
 
 from __future__ import annotations
 
+import difflib
 import itertools
+import numbers
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,24 +45,112 @@ def _hook(name: str) -> Callable[..., Any]:
 def _ufunc(ufunc: np.ufunc, *args: Any) -> Expr:
     handler = UFUNC_HANDLERS.get(ufunc)
     if handler is None:
-        raise UnsupportedOperationError(
-            f"numpy.{ufunc.__name__} is not available: import matgrad to load its operations"
-        )
+        raise UnsupportedOperationError(_unsupported(ufunc))
     return handler(*args)
 
 
-def _function(func: Callable[..., Any], *args: Any) -> Expr:
+def _function(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Expr:
     handler = FUNCTION_HANDLERS.get(func)
     if handler is None:
-        raise UnsupportedOperationError(
-            f"{func.__name__} is not available: import matgrad to load its operations"
-        )
-    return handler(*args)  # type: ignore[no-any-return]
+        raise UnsupportedOperationError(_unsupported(func))
+    return handler(*args, **kwargs)  # type: ignore[no-any-return]
+
+
+def _compared_value(other: object) -> bool:
+    """Whether ``expr == other`` builds a mask (``other`` a number or an array);
+    between two expressions ``==`` stays identity (see ``Expr.__eq__``)."""
+    return isinstance(other, (numbers.Number, np.ndarray, np.generic))
+
+
+def _numpy_name(func: Any, method: str = "__call__") -> str:
+    """The public dotted name of a NumPy/SciPy function or ufunc (``numpy.linalg.eig``,
+    ``numpy.add.reduce``): its module up to the first private part."""
+    parts = []
+    for part in (getattr(func, "__module__", None) or "numpy").split("."):
+        if part.startswith("_"):
+            break
+        parts.append(part)
+    name = ".".join([*parts, getattr(func, "__name__", "?")])
+    return name if method == "__call__" else f"{name}.{method}"
+
+
+_ALTERNATIVES: dict[str, tuple[str, ...]] = {
+    "numpy.nanmax": ("numpy.max",),
+    "numpy.nanmin": ("numpy.min",),
+    "numpy.nansum": ("numpy.sum",),
+    "numpy.nanmean": ("numpy.mean",),
+    "numpy.nanprod": ("numpy.prod",),
+    "numpy.nanstd": ("numpy.std",),
+    "numpy.nanvar": ("numpy.var",),
+    "numpy.nancumsum": ("numpy.cumsum",),
+    "numpy.amax": ("numpy.max",),
+    "numpy.amin": ("numpy.min",),
+    "numpy.ptp": ("numpy.max", "numpy.min"),
+    "numpy.fabs": ("numpy.absolute",),
+    "numpy.float_power": ("numpy.power",),
+    "numpy.heaviside": ("numpy.where",),
+    "numpy.nan_to_num": ("numpy.where",),
+    "numpy.average": ("numpy.mean",),
+    "numpy.matrix_transpose": ("numpy.transpose",),
+    "numpy.permute_dims": ("numpy.transpose",),
+    "numpy.vecdot": ("numpy.inner", "numpy.einsum"),
+    "numpy.matvec": ("numpy.matmul",),
+    "numpy.vecmat": ("numpy.matmul",),
+    "numpy.cross": ("numpy.einsum",),
+    "numpy.linalg.matmul": ("numpy.matmul",),
+    "numpy.linalg.eig": ("numpy.linalg.eigh",),
+    "numpy.linalg.eigvals": ("numpy.linalg.eigvalsh", "numpy.linalg.eigh"),
+    "numpy.linalg.matrix_norm": ("numpy.linalg.norm",),
+    "numpy.linalg.vector_norm": ("numpy.linalg.norm",),
+    "numpy.linalg.tensorinv": ("numpy.linalg.inv",),
+    "numpy.linalg.tensorsolve": ("numpy.linalg.solve",),
+    "numpy.add.reduce": ("numpy.sum",),
+    "numpy.add.accumulate": ("numpy.cumsum",),
+    "numpy.add.outer": ("numpy.einsum",),
+    "numpy.multiply.reduce": ("numpy.prod",),
+    "numpy.multiply.outer": ("numpy.outer", "numpy.einsum"),
+    "numpy.maximum.reduce": ("numpy.max",),
+    "numpy.minimum.reduce": ("numpy.min",),
+}
+"""Known alternatives of NumPy names matgrad does not serve (suggested when served)."""
+
+
+def _unsupported(func: Any, method: str = "__call__") -> str:
+    """The message for a NumPy function or ufunc (method) that matgrad does not
+    serve on expressions: its name and the closest supported alternatives (from a
+    table of known ones, then the served names most alike)."""
+    name = _numpy_name(func, method)
+    served = {_numpy_name(f) for f in [*UFUNC_HANDLERS, *FUNCTION_HANDLERS]}
+    by_last: dict[str, list[str]] = {}
+    for full in sorted(served):
+        by_last.setdefault(full.rsplit(".", 1)[-1], []).append(full)
+    known = [a for a in _ALTERNATIVES.get(name, ()) if a in served]
+    close = difflib.get_close_matches(name.rsplit(".", 1)[-1], list(by_last), n=3, cutoff=0.7)
+    suggestions = list(dict.fromkeys([*known, *(f for c in close for f in by_last[c])]))[:3]
+    hint = (
+        "; the closest supported: " + ", ".join(suggestions)
+        if suggestions
+        else "; no supported NumPy function is close (mg.einsum builds any multilinear map)"
+    )
+    return f"{name} is not supported on matgrad expressions{hint}"
+
+
+_CONTROL_FLOW = (
+    "value-dependent Python control flow on a traced value (if, while, and/or/not, "
+    "Python's built-in max/min) cannot be traced: the value is not known while the "
+    "function is traced; write the choice as an array operation: np.where(condition, a, b) "
+    "(or np.maximum, np.minimum, np.clip)"
+)
+_NO_NUMBER = (
+    "a traced value is not a number until it is evaluated, so value-dependent Python code on "
+    "it cannot be traced; keep the computation in NumPy operations (np.where for a choice), "
+    "or call .evaluate(...) for a number"
+)
 
 
 def _intern(cls: type[Expr], key: tuple[Any, ...], fields: dict[str, Any]) -> Any:
     """Return the unique node of class ``cls`` with this ``key``, creating it if new."""
-    full_key = (cls.kind, *key)
+    full_key = (cls.__name__, *key)
     node = _INTERN.get(full_key)
     if node is not None:
         return node
@@ -113,14 +203,41 @@ class Expr:
     def __hash__(self) -> int:
         return self._hash
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: object) -> Any:
+        """With a number or an array: the mask ``[self == other]`` (``np.equal``).
+        Between two expressions: identity, which is structural equality since
+        nodes are hash-consed (the IR's dictionaries and sets rely on it); the
+        mask of two expressions is ``np.equal(a, b)``."""
+        if _compared_value(other):
+            return _ufunc(np.equal, self, other)
         return self is other
 
-    def __ne__(self, other: object) -> bool:
+    def __ne__(self, other: object) -> Any:
+        """With a number or an array: the mask ``[self != other]`` (``np.not_equal``);
+        between two expressions: ``not (a is b)`` (see :meth:`__eq__`)."""
+        if _compared_value(other):
+            return _ufunc(np.not_equal, self, other)
         return self is not other
 
     def __bool__(self) -> bool:
-        raise TypeError("the truth value of a matgrad expression is undefined")
+        raise UnsupportedOperationError(
+            f"the truth value of a matgrad expression is undefined: {_CONTROL_FLOW}"
+        )
+
+    def __float__(self) -> float:
+        raise UnsupportedOperationError(f"float() of a matgrad expression: {_NO_NUMBER}")
+
+    def __int__(self) -> int:
+        raise UnsupportedOperationError(f"int() of a matgrad expression: {_NO_NUMBER}")
+
+    def __complex__(self) -> complex:
+        raise UnsupportedOperationError(f"complex() of a matgrad expression: {_NO_NUMBER}")
+
+    def __index__(self) -> int:
+        raise UnsupportedOperationError(
+            "a matgrad expression used as an integer (an index, a size, range()): a traced "
+            "value is not a number while it is traced; indices and sizes must be constants"
+        )
 
     def __reduce__(self) -> Any:
         raise TypeError("matgrad expressions are not picklable")
@@ -148,6 +265,11 @@ class Expr:
     def params(self) -> tuple[Any, ...]:
         """The node's non-operand data, for printing and rebuilding."""
         return ()
+
+    def symmetric_operands(self) -> tuple[Expr, ...] | None:
+        """Operands whose symmetry makes this (square) node symmetric, or ``None``
+        when nothing is known (for :func:`matgrad.ir.expr.is_symmetric`)."""
+        return None
 
     def rebuild(self, children: Sequence[Expr]) -> Expr:
         """The same kind of node over new operands (the constructor re-canonicalizes)."""
@@ -255,6 +377,22 @@ class Expr:
     def __pow__(self, exponent: Any) -> Expr:
         return _ufunc(np.power, self, exponent)
 
+    def __rpow__(self, base: Any) -> Expr:
+        return _ufunc(np.power, base, self)
+
+    # ---- comparisons: masks with entries 0 and 1, whose derivative is zero ----------
+    def __lt__(self, other: Any) -> Expr:
+        return _ufunc(np.less, self, other)
+
+    def __le__(self, other: Any) -> Expr:
+        return _ufunc(np.less_equal, self, other)
+
+    def __gt__(self, other: Any) -> Expr:
+        return _ufunc(np.greater, self, other)
+
+    def __ge__(self, other: Any) -> Expr:
+        return _ufunc(np.greater_equal, self, other)
+
     def __matmul__(self, other: Any) -> Expr:
         return _ufunc(np.matmul, self, other)
 
@@ -267,17 +405,118 @@ class Expr:
         return _function(np.transpose, self)
 
     def __getitem__(self, item: Any) -> Expr:
-        raise UnsupportedOperationError(
-            "indexing matgrad expressions is not supported; use mg.einsum or mg.diag"
-        )
+        """Indexing and slicing with NumPy's semantics (``HOOKS["subscript"]``,
+        filled by ``matgrad.ops.indexing``); indices are constants."""
+        return _hook("subscript")(self, item)  # type: ignore[no-any-return]
 
-    def __iter__(self) -> Any:
-        raise UnsupportedOperationError("matgrad expressions are not iterable")
+    def __iter__(self) -> Iterator[Expr]:
+        """The entries along the first axis, ``self[0], self[1], ...``, as iterating
+        over an ndarray gives (so ``a, b = x`` and ``for row in X`` trace)."""
+        if not self.shape:
+            raise UnsupportedOperationError("iteration over a scalar matgrad expression")
+        return (self[i] for i in range(self.shape[0]))
 
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a scalar expression")
         return self.shape[0]
+
+    # ---- ndarray's methods: each calls the NumPy function it mirrors ------------------
+    def sum(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.sum(self, axis=None, dtype=None, out=None, keepdims=False)``."""
+        return _function(np.sum, self, *args, **kwargs)
+
+    def mean(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.mean(self, axis=None, dtype=None, out=None, keepdims=False)``."""
+        return _function(np.mean, self, *args, **kwargs)
+
+    def var(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False)``."""
+        return _function(np.var, self, *args, **kwargs)
+
+    def std(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False)``."""
+        return _function(np.std, self, *args, **kwargs)
+
+    def prod(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.prod(self, axis=None, dtype=None, out=None, keepdims=False)``."""
+        return _function(np.prod, self, *args, **kwargs)
+
+    def max(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.max(self, axis=None, out=None, keepdims=False)``."""
+        return _function(np.max, self, *args, **kwargs)
+
+    def min(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.min(self, axis=None, out=None, keepdims=False)``."""
+        return _function(np.min, self, *args, **kwargs)
+
+    def clip(self, min: Any = None, max: Any = None, **kwargs: Any) -> Expr:
+        """``np.clip(self, min, max)``."""
+        return _function(np.clip, self, min, max, **kwargs)
+
+    def reshape(self, *shape: Any, **kwargs: Any) -> Expr:
+        """``np.reshape(self, shape, order="C")``; the shape as one tuple or as
+        several ints (``x.reshape(3, 4)``, ``x.reshape((3, 4))``, ``x.reshape(-1)``)."""
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = shape[0]
+        return _function(np.reshape, self, shape, **kwargs)
+
+    def ravel(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.ravel(self, order="C")``."""
+        return _function(np.ravel, self, *args, **kwargs)
+
+    def flatten(self, *args: Any, **kwargs: Any) -> Expr:
+        """The entries in one axis, as ``np.ravel(self, order="C")`` (expressions are
+        immutable: no copy to make)."""
+        return _function(np.ravel, self, *args, **kwargs)
+
+    def squeeze(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.squeeze(self, axis=None)``."""
+        return _function(np.squeeze, self, *args, **kwargs)
+
+    def transpose(self, *axes: Any) -> Expr:
+        """``np.transpose(self, axes)``; the axes as one tuple or as several ints
+        (``x.transpose(1, 0, 2)``), all reversed when none are given."""
+        order: Any = axes
+        if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
+            order = axes[0]
+        return _function(np.transpose, self, *(() if not order else (order,)))
+
+    def swapaxes(self, axis1: Any, axis2: Any) -> Expr:
+        """``np.swapaxes(self, axis1, axis2)``."""
+        return _function(np.swapaxes, self, axis1, axis2)
+
+    def diagonal(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.diagonal(self, offset=0, axis1=0, axis2=1)``."""
+        return _function(np.diagonal, self, *args, **kwargs)
+
+    def trace(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.trace(self, offset=0, axis1=0, axis2=1)``."""
+        return _function(np.trace, self, *args, **kwargs)
+
+    def dot(self, other: Any, *args: Any, **kwargs: Any) -> Expr:
+        """``np.dot(self, other)``."""
+        return _function(np.dot, self, other, *args, **kwargs)
+
+    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Expr:
+        """The expression itself for a floating ``dtype`` when the expression is real
+        (matgrad keeps the dtype of the inputs: ``x.astype(float)`` in code written
+        for arrays changes nothing), or for its own dtype; other casts (to integers,
+        which have no derivative, or between real and complex) are refused."""
+        target = np.dtype(dtype)
+        if target == self.dtype or (
+            np.issubdtype(target, np.floating) and np.issubdtype(self.dtype, np.floating)
+        ):
+            return self
+        raise UnsupportedOperationError(
+            f"astype({target}) of a {self.dtype} matgrad expression: matgrad computes in the "
+            "floating dtype of its inputs"
+            + (
+                "; a cast to integers or booleans has no derivative"
+                if not np.issubdtype(target, np.inexact)
+                else "; casts between real and complex are not supported"
+            )
+        )
 
     # ---- NumPy protocols -------------------------------------------------------------
     def __array__(self, *args: Any, **kwargs: Any) -> Array:
@@ -289,13 +528,12 @@ class Expr:
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         handler = UFUNC_HANDLERS.get(ufunc)
         if handler is None or method != "__call__" or kwargs:
-            detail = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-            if kwargs:
-                detail += f" with keyword arguments {sorted(kwargs)}"
-            raise UnsupportedOperationError(
-                f"{detail} is not supported on matgrad expressions; supported ufuncs: "
-                + ", ".join(sorted(u.__name__ for u in UFUNC_HANDLERS))
-            )
+            if handler is not None and method == "__call__":
+                raise UnsupportedOperationError(
+                    f"{_numpy_name(ufunc)} with keyword arguments {sorted(kwargs)} is not "
+                    "supported on matgrad expressions; call it without them"
+                )
+            raise UnsupportedOperationError(_unsupported(ufunc, method))
         return handler(*inputs)
 
     def __array_function__(
@@ -303,10 +541,5 @@ class Expr:
     ) -> Any:
         handler = FUNCTION_HANDLERS.get(func)
         if handler is None:
-            name = getattr(func, "__module__", "numpy") + "." + getattr(func, "__name__", "?")
-            raise UnsupportedOperationError(
-                f"{name.replace('numpy.linalg._linalg', 'numpy.linalg')} is not supported on "
-                "matgrad expressions; supported functions: "
-                + ", ".join(sorted(getattr(f, "__name__", "?") for f in FUNCTION_HANDLERS))
-            )
+            raise UnsupportedOperationError(_unsupported(func))
         return handler(*args, **kwargs)
