@@ -78,6 +78,8 @@ LAYERS: dict[str, int] = {
     "testing.opspec": 6,
     "testing.reference": 6,
     "testing.fuzz": 6,
+    "testing.fuzz_terms": 6,
+    "testing.fuzz_composites": 6,
     "language": 6,
     "language.parse": 6,
     "language.syntax": 6,
@@ -116,6 +118,8 @@ OPTIONAL_ALLOWED = {
     "testing.strategies": {"hypothesis"},
     "testing.opspec": {"hypothesis"},
     "testing.fuzz": {"hypothesis"},
+    "testing.fuzz_terms": {"hypothesis"},
+    "testing.fuzz_composites": {"hypothesis"},
 }
 
 

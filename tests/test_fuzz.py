@@ -259,9 +259,13 @@ def test_generator_covers_every_operation() -> None:
         "mg.diag(": "diag", "mg.norm(": "norm", "mg.hadamard(": "hadamard",
         "mg.matrix_power(": "matrix_power", "mg.sum(": "sum", "mg.mean(": "mean",
         " @ ": "matmul", ".T": "transpose", " ** ": "square", " / ": "divide",
-        "delta(": "identity", "mg.constant(": "constant", "reshape(": "reshape",
+        "delta(": "identity", "mg.constant(": "constant", "'reshape')(": "reshape",
     }
-    names.update({f"{source_name(op)}(": op.name for op in declared})
+    names.update({  # how the source calls each operation (see fuzz_terms._call_source)
+        (f"mg.ops.registry.operation({op.name!r})(" if op.attrs else f"{source_name(op)}("):
+        op.name
+        for op in declared
+    })
     seen: set[str] = set()
     drawn: set[str] = set()
     kinds: set[str] = set()

@@ -18,7 +18,7 @@ import numpy as np
 
 from matgrad._types import Array
 from matgrad.ir.apply import Apply
-from matgrad.ir.bindings import check_bindings
+from matgrad.ir.bindings import expression_bindings
 from matgrad.ir.expr import Add, Constant, Delta, Einsum, Expr, Ones, Symbol, Zero
 from matgrad.ops.linalg import cofactor_adjugate
 
@@ -33,7 +33,7 @@ def reference_evaluate(expr: Expr, bindings: Mapping[str, Any]) -> Array:
     >>> reference_evaluate(mg.trace(X @ X), {"X": np.eye(2)})
     array(2.)
     """
-    values = check_bindings(expr.symbols(), dict(bindings))
+    values = expression_bindings(expr, dict(bindings))
     memo: dict[int, Any] = {}
     for node in expr.walk():
         v: Any
