@@ -282,6 +282,15 @@ def test_third_derivative_of_spectral_functions_is_finite_at_ties() -> None:
     close(np.einsum("ijklmn,ij,kl,mn", t, e, e, e), np.e * np.trace(e @ e @ e), 1e-8)
 
 
+def test_second_frechet_derivative_to_second_order() -> None:
+    """``D²f(A)[E₁, E₂]`` differentiated twice in ``A`` (a fourth derivative of
+    ``f(A)``, through the explicit third-order form), both modes."""
+    a = mg.Matrix("A", (2, 2))
+    e1, e2 = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([[0.3, -1.0], [2.0, 1.0]])
+    f = np.sum(mg.eigh_frechet2(a, e1, e2, "log") * np.array([[1.0, -2.0], [0.5, 3.0]]))
+    check_scalar(f, a, sym_matrix([1.0, 2.5], seed=3), [sym_dir(2) for _ in range(2)])
+
+
 def test_eigenvector_derivatives_raise_at_ties() -> None:
     s0 = TIES["diag-1-1-2"]
     vectors = np.sum(np.linalg.eigh(S)[1] ** 2 * np.arange(9.0).reshape(3, 3))
@@ -594,6 +603,11 @@ def test_formula_language_and_printing() -> None:
     assert c.kind == "cholesky"
     assert mg.parse("svdvals(B)", {"B": (4, 2)}).shape == (2,)
     assert mg.parse("pinv(B)", {"B": (4, 2)}).shape == (2, 4)
+    norms = mg.parse("nuc(B) + spectral_norm(B) + cond(B)", {"B": (3, 2)})
+    b0 = np.array([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    assert np.isclose(ev(norms, B=b0), 4.0 + 3.0 + 3.0)
+    assert np.isclose(ev(mg.parse("logdet_sym(S)", {"S": (2, 2)}), S=np.diag([2.0, 3.0])),
+                      np.log(6.0))
     for expr in (mg.derivative(np.linalg.norm(mg.Matrix("B", (3, 2)), "nuc"),
                                mg.Matrix("B", (3, 2)), order=2),
                  mg.derivative(mg.spectral_sum(S, "exp"), S, order=2)):

@@ -39,6 +39,7 @@ from matgrad.errors import (
     ShapeError,
     UnsupportedOperationError,
 )
+from matgrad.ir.apply import Language
 from matgrad.ir.expr import Expr, as_expr, einsum_node, ones
 from matgrad.ops.core import multiply, reduction_axes, transpose
 from matgrad.ops.core import sum as _sum
@@ -47,7 +48,7 @@ from matgrad.ops.elementwise import power, sqrt
 from matgrad.ops.piecewise import not_equal
 from matgrad.ops.reductions import max as _max
 from matgrad.ops.reductions import min as _min
-from matgrad.ops.registry import operation, register_numpy
+from matgrad.ops.registry import language_function, operation, register_numpy
 from matgrad.ops.singular import svd_values
 
 __all__ = ["cond", "matrix_norm", "matrix_rank", "norm", "vector_norm"]
@@ -193,3 +194,8 @@ if hasattr(np.linalg, "matrix_norm"):
 if hasattr(np.linalg, "vector_norm"):
     register_numpy(np.linalg.vector_norm, lambda x, *, axis=None, keepdims=False, ord=2:
                    vector_norm(x, ord, axis, keepdims))
+language_function(Language(("nuclear_norm", "nuc"), "nuclear norm: the sum of the singular values",
+                           "(m,n) -> ()"), lambda a: matrix_norm(a, "nuc"))
+language_function(Language(("spectral_norm",), "spectral norm: the largest singular value",
+                           "(m,n) -> ()"), lambda a: matrix_norm(a, 2))
+language_function(Language(("cond",), "condition number s_max / s_min", "(m,n) -> ()"), cond)

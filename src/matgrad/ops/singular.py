@@ -34,7 +34,7 @@ import numpy as np
 
 from matgrad._types import FloatArray as Array
 from matgrad._types import Shape
-from matgrad.errors import ShapeError
+from matgrad.errors import NonFiniteError, ShapeError
 from matgrad.ir.apply import Apply, Language, Linear, Notation, Operation, Sample
 from matgrad.ir.expr import Expr, Zero, add, as_expr, constant, einsum_node, zeros
 from matgrad.ops.core import matmul, transpose
@@ -144,39 +144,38 @@ class _Frame:
         self.v = matmul(self.v_all, _embed(self.n, self.k)) if full and self.n > self.k \
             else self.v_all
 
+    def p(self, h: Expr) -> Expr:
+        """``P = Uᵀ H V`` (``k × k``), shared by ``dU`` and ``dV``."""
+        return einsum_node([self.u, h, self.v], [("p", "i"), ("p", "q"), ("q", "j")],
+                           ("i", "j"))
+
     def d_u(self, h: Expr) -> Expr:
         """``dU = U (G ∘ (P S + S Pᵀ)) + (I − UUᵀ) H V S⁻¹``, ``P = Uᵀ H V`` (Townsend)."""
-        u, v, s, g = self.u, self.v, self.s, svd_gaps(self.s)
+        u, v, s, g, p = self.u, self.v, self.s, svd_gaps(self.s), self.p(h)
         terms = [
-            einsum_node([u, g, u, h, v, s], [("a", "j"), ("j", "b"), ("p", "j"), ("p", "q"),
-                                             ("q", "b"), ("b",)], ("a", "b")),
-            einsum_node([u, g, s, u, h, v], [("a", "j"), ("j", "b"), ("j",), ("p", "b"),
-                                             ("p", "q"), ("q", "j")], ("a", "b")),
+            einsum_node([u, g, p, s], [("a", "j"), ("j", "b"), ("j", "b"), ("b",)], ("a", "b")),
+            einsum_node([u, g, s, p], [("a", "j"), ("j", "b"), ("j",), ("b", "j")], ("a", "b")),
         ]
         coeffs = [1.0, 1.0]
         if self.m > self.k:
             sinv = power(s, -1.0)
             terms += [einsum_node([h, v, sinv], [("a", "q"), ("q", "b"), ("b",)], ("a", "b")),
-                      einsum_node([u, u, h, v, sinv], [("a", "r"), ("p", "r"), ("p", "q"),
-                                                       ("q", "b"), ("b",)], ("a", "b"))]
+                      einsum_node([u, p, sinv], [("a", "r"), ("r", "b"), ("b",)], ("a", "b"))]
             coeffs += [1.0, -1.0]
         return add(terms, coeffs)
 
     def d_v(self, h: Expr) -> Expr:
         """``dV = V (G ∘ (S P + Pᵀ S)) + (I − VVᵀ) Hᵀ U S⁻¹`` (Townsend)."""
-        u, v, s, g = self.u, self.v, self.s, svd_gaps(self.s)
+        u, v, s, g, p = self.u, self.v, self.s, svd_gaps(self.s), self.p(h)
         terms = [
-            einsum_node([v, g, s, u, h, v], [("a", "j"), ("j", "b"), ("j",), ("p", "j"),
-                                             ("p", "q"), ("q", "b")], ("a", "b")),
-            einsum_node([v, g, u, h, v, s], [("a", "j"), ("j", "b"), ("p", "b"), ("p", "q"),
-                                             ("q", "j"), ("b",)], ("a", "b")),
+            einsum_node([v, g, s, p], [("a", "j"), ("j", "b"), ("j",), ("j", "b")], ("a", "b")),
+            einsum_node([v, g, p, s], [("a", "j"), ("j", "b"), ("b", "j"), ("b",)], ("a", "b")),
         ]
         coeffs = [1.0, 1.0]
         if self.n > self.k:
             sinv = power(s, -1.0)
             terms += [einsum_node([h, u, sinv], [("p", "a"), ("p", "b"), ("b",)], ("a", "b")),
-                      einsum_node([v, v, h, u, sinv], [("a", "r"), ("q", "r"), ("p", "q"),
-                                                       ("p", "b"), ("b",)], ("a", "b"))]
+                      einsum_node([v, p, sinv], [("a", "r"), ("b", "r"), ("b",)], ("a", "b"))]
             coeffs += [1.0, -1.0]
         return add(terms, coeffs)
 
@@ -337,7 +336,7 @@ svd_u: Callable[..., Expr] = declare(Operation(
                ("general",)),
         Sample("svd-u-full-complement", lambda a: complement_projector(
             svd_u(separated_rect(a), True), a.shape[1]),
-               lambda n, m: ((n + m, n),), ("general",)),
+               lambda n, m: ((n + 1, n),), ("general",)),
     ),
 ))
 svd_vh: Callable[..., Expr] = declare(Operation(
@@ -357,7 +356,7 @@ svd_vh: Callable[..., Expr] = declare(Operation(
                ("general",)),
         Sample("svd-vh-full-complement", lambda a: complement_projector(
             transpose(svd_vh(separated_rect(a), True)), a.shape[0]),
-               lambda n, m: ((n, n + m),), ("general",)),
+               lambda n, m: ((n, n + 1),), ("general",)),
     ),
 ))
 svd_gaps: Callable[..., Expr] = declare(Operation(
@@ -502,7 +501,7 @@ svd_project: Callable[..., Expr] = declare(Operation(
     flops=_cubic,
     notation=Notation(numpy_lines=_uvh_lines("pi,...pq,iq->...i")),
     samples=(Sample("svd-project", lambda a, e: svd_project(separated_rect(a), e),
-                    lambda n, m: ((n, m), (n, m)), ("general", "general")),),
+                    lambda n, m: ((m, min(n, 2)),) * 2, ("general", "general")),),
 ))
 svd_lift: Callable[..., Expr] = declare(Operation(
     name="svd_lift",
@@ -520,7 +519,7 @@ svd_lift: Callable[..., Expr] = declare(Operation(
     flops=_cubic,
     notation=Notation(numpy_lines=_uvh_lines("ai,...i,ib->...ab")),
     samples=(Sample("svd-lift", lambda a, c: svd_lift(separated_rect(a), c),
-                    lambda n, m: ((n, m), (min(n, m),)), ("general", "general")),),
+                    lambda n, m: ((m, min(n, 2)), (min(m, n, 2),)), ("general", "general")),),
 ))
 
 
@@ -541,7 +540,8 @@ def _power_kernel(a: Any, p: float) -> Array:
     with np.errstate(divide="ignore"):
         sp = np.ones_like(s) if p == 0 else np.power(s, p)
     if not np.all(np.isfinite(sp)):
-        check_distinct(np.append(s, 1.0), f"svd_power(A, {p})", nonzero=True)
+        raise NonFiniteError(f"svd_power(A, {p}): A has a zero singular value, where s ** {p} "
+                             "is infinite")
     return np.asarray((u * sp) @ vh)
 
 

@@ -378,8 +378,14 @@ def _frechet_canonical(a: Expr, *es: Expr, f: ScalarFunction) -> Expr | None:
     return None
 
 
-def _pair(n: int, m: int) -> tuple[Shape, ...]:
-    return ((n, n), (n, n))
+def _small(count: int) -> Callable[[int, int], tuple[Shape, ...]]:
+    """``count`` square matrices of size at most 2 (the Fréchet derivatives' second
+    derivatives are large expressions; ties and the batch logic show at size 2)."""
+
+    def shapes(n: int, m: int) -> tuple[Shape, ...]:
+        return ((min(n, 2),) * 2,) * count
+
+    return shapes
 
 
 eigh_frechet1: Callable[..., Expr] = declare(Operation(
@@ -400,7 +406,7 @@ eigh_frechet1: Callable[..., Expr] = declare(Operation(
     flops=cubic_flops,
     notation=Notation(numpy_lines=_frechet_lines),
     samples=(
-        Sample("eigh-frechet1-log", lambda a, e: eigh_frechet1(sym(a), e, "log"), _pair,
+        Sample("eigh-frechet1-log", lambda a, e: eigh_frechet1(sym(a), e, "log"), _small(2),
                ("spd", "general")),
     ),
 ))
@@ -421,8 +427,10 @@ eigh_frechet2: Callable[..., Expr] = declare(Operation(
     flops=lambda shapes: 20 * shapes[0][0] ** 4,
     notation=Notation(numpy_lines=_frechet_lines),
     samples=(
+        # the second order (a fourth derivative of f(A), with the eigenvectors' own
+        # derivative) is checked in tests/test_decompositions.py: slow for the table
         Sample("eigh-frechet2-log", lambda a, e1, e2: eigh_frechet2(separated(a), e1, e2, "log"),
-               lambda n, m: ((n, n),) * 3, ("general",) * 3),
+               _small(3), ("general",) * 3, orders=(1,)),
         Sample("eigh-frechet2-exp-ties",
                lambda a, e1, e2: eigh_frechet2(sym(a), e1, e2, "exp"),
                lambda n, m: ((n, n),) * 3, ("symmetric", "general", "general"), orders=(1,)),
