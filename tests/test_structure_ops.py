@@ -239,8 +239,13 @@ def test_printing() -> None:
     A = mg.Matrix("A", (2, 3))
     x = mg.Vector("x", 3)
     e = mg.concatenate([A, x[None]])
-    assert str(e) == "concatenate(A, x[None], axis=0)"
+    assert str(e) == "concatenate([A, x[None]], axis=0)"  # valid NumPy
     assert "np.concatenate([" in e.to_numpy()
+    assert mg.printing.to_latex(e) == r"\begin{bmatrix} A \\ x[None] \end{bmatrix}".replace(
+        "x[None]", mg.printing.to_latex(x[None]))
+    side = mg.concatenate([A, A, A], axis=1)
+    assert mg.printing.to_latex(side) == r"\begin{bmatrix} A & A & A \end{bmatrix}"
+    assert str(side) == "concatenate([A, A, A], axis=1)"
     assert str(mg.reshape(A, (-1,))) == "reshape(A, (6,))"
 
 
@@ -260,3 +265,20 @@ def test_feature_map_by_concatenation_in_the_function_api() -> None:
                                rtol=1e-7)
     np.testing.assert_allclose(mg.hessian(loss)(w0), numeric.hessian(loss, w0), rtol=1e-5,
                                atol=1e-6)
+
+
+def test_concatenate_is_variadic() -> None:
+    """``arity=None``: any number of operands (at least one), attributes by keyword."""
+    op = mg.ops.registry.operation("concatenate")
+    assert op.arity is None
+    x = mg.Vector("x", 2)
+    assert op(x, axis=0) is x
+    four = op(x, 2 * x, x, 3 * x, axis=0)
+    assert four.shape == (8,) and len(four.children) == 4
+    np.testing.assert_allclose(four.evaluate(x=np.array([1.0, 2.0])),
+                               [1, 2, 2, 4, 1, 2, 3, 6])
+    with pytest.raises(InvalidArgumentError, match="at least one"):
+        op(axis=0)
+    with pytest.raises(InvalidArgumentError, match="needs axis"):
+        op(x, x)
+    assert "x, ..., axis" in (mg.ops.registry._constructor(op).__doc__ or "")

@@ -56,13 +56,16 @@ class Notation:
     unless atomic) and ``{0:base}`` the base of a superscript.  On attributes:
     ``{p}`` is the number as the notation writes numbers, ``{p:py}`` a Python
     literal, ``{p:circ}`` an elementwise exponent in LaTeX (``\\circ p`` unless
-    scalar), ``{s:times}`` a shape as ``m \\times n``.
+    scalar), ``{s:times}`` a shape as ``m \\times n``.  ``{args:SEP}`` is every
+    operand (of a variadic operation), joined by ``SEP``.
     """
 
     text: str | None = None
     """Matrix notation (NumPy-like); default ``name(args)``."""
-    latex: str | None = None
-    """LaTeX; default ``\\operatorname{name}`` applied to the arguments."""
+    latex: str | Callable[[Attrs, int], str | None] | None = None
+    """LaTeX; default ``\\operatorname{name}`` applied to the arguments.  A
+    callable chooses the template from the attributes and the result's number of
+    axes (``None``: the default)."""
     latex_transposed: str | None = None
     """LaTeX of the transpose, where it has a form of its own (``X^{-\\top}``)."""
     index: str | None = None
@@ -170,15 +173,32 @@ class Sample:
 
 @dataclass(frozen=True)
 class Fuzz:
-    """How the random-expression fuzzer uses an operation of one operand.
+    """How the random-expression fuzzer uses an operation.
 
-    ``domain`` is where the operand's values must lie: ``"general"``,
-    ``"positive"`` (bounded away from 0 above), ``"nonzero"`` or ``"invertible"``
-    (a square matrix with singular values in a known range).  ``limit`` bounds
-    the operand's magnitude (larger operands are tamed first).  ``bound(lo, hi,
-    n, **attrs)`` bounds the result's magnitude from the operand's lower and upper
-    bounds (the singular values' for ``invertible``), the matrix size and the
-    attributes.  ``attrs``: attribute values to draw."""
+    ``domain`` is where the (first) operand's values must lie:
+
+    - ``"general"``: any expression, tamed to ``limit``;
+    - ``"positive"``: bounded away from 0 above;
+    - ``"nonzero"``: entries of either sign, at least 1/2 from 0;
+    - ``"invertible"``: a square matrix with singular values in a known range;
+    - ``"spd"``: symmetric positive definite, eigenvalues in a known range and at
+      least 1/2 apart (so eigenvectors and Cholesky factors are smooth);
+    - ``"symmetric"``: symmetric, eigenvalues of either sign at least 1/2 apart;
+    - ``"full_rank"``: any matrix whose singular values are at least 1/2 apart and
+      bounded away from 0 (full rank: ``svd``, ``pinv``, ``qr``, least squares);
+    - ``"distinct"``: entries pairwise at least 1/2 apart (no ties for ``max``);
+    - ``"mask"``: a comparison that no small perturbation flips (``where``'s
+      condition);
+    - ``"apart"`` (not the first operand): the first operand plus a nonzero form,
+      so it differs from the first operand by at least 1/2 in every entry (kinks
+      of ``maximum`` and comparisons are never within a finite-difference step).
+
+    ``limit`` bounds a general operand's magnitude (larger operands are tamed
+    first).  ``bound(lo, hi, n, **attrs)`` bounds the result's magnitude from the
+    operand's lower and upper bounds (the singular values' or eigenvalues' for the
+    matrix domains), the operand's leading size and the attributes; for an
+    operation of several operands ``lo`` and ``hi`` are tuples, one entry per
+    operand.  ``attrs``: attribute values to draw."""
 
     domain: str = "general"
     limit: float = 5.0
@@ -187,7 +207,23 @@ class Fuzz:
     positive: bool = False
     """The result is positive (so ``log`` and ``sqrt`` may take it); its lower
     bound is then ``low(lo, hi)``."""
-    low: Callable[[float, float], float] = lambda lo, hi: 0.0
+    low: Callable[..., float] = lambda lo, hi: 0.0
+    operands: tuple[str, ...] = ()
+    """The domains of the operands after the first, for an operation of several
+    operands (a variadic operation: of every further operand)."""
+    count: tuple[int, ...] = ()
+    """For a variadic operation: the numbers of operands it may be drawn with."""
+    squared: bool = False
+    """The result is defined up to the signs of its columns or rows (singular
+    vectors and eigenvectors with NumPy's signs, which jump where a matrix is
+    almost diagonal): the fuzzer uses its entrywise square (``bound`` bounds the
+    result itself)."""
+    shapes: Callable[[Shape, int, Attrs], Sequence[tuple[Shape, ...]]] | None = None
+    """The operand shapes (for ``k`` operands, given the attributes) that give a
+    result shape, where the generator cannot enumerate them (a variadic
+    operation); default: every operand the result's shape for an elementwise
+    operation, else each operand any shape the generator draws, kept when the
+    shape rule gives the result's shape."""
 
 
 @dataclass(frozen=True)
@@ -233,7 +269,9 @@ class Operation:
     differential: Callable[[Expr, tuple[Expr, ...]], Expr]
     """``d node`` as an expression linear in ``d`` (the operands' differentials,
     ``Zero`` where an operand does not vary).  Its docstring gives the formula."""
-    arity: int = 1
+    arity: int | None = 1
+    """The number of operands; ``None``: any number, at least one (then the
+    attributes are keyword arguments only)."""
     attrs: tuple[str, ...] = ()
     """Names of the non-expression parameters, in positional order."""
     dtype: Callable[[Sequence[np.dtype[Any]], Attrs], np.dtype[Any]] = _floating
@@ -277,15 +315,22 @@ class Operation:
     """How the fuzzer may draw the operation (empty: it does not)."""
 
     def __call__(self, *args: Any, **attrs: Any) -> Expr:
-        operands = args[: self.arity]
-        positional = args[self.arity :]
-        if len(operands) != self.arity:
-            raise InvalidArgumentError(
-                f"{self.name} takes {self.arity} operand(s), got {len(operands)}"
-            )
+        operands: tuple[Any, ...]
+        positional: tuple[Any, ...]
+        if self.arity is None:
+            operands, positional = args, ()
+            if not operands:
+                raise InvalidArgumentError(f"{self.name} needs at least one operand")
+        else:
+            operands, positional = args[: self.arity], args[self.arity :]
+            if len(operands) != self.arity:
+                raise InvalidArgumentError(
+                    f"{self.name} takes {self.arity} operand(s), got {len(operands)}"
+                )
         if len(positional) > len(self.attrs):
             raise InvalidArgumentError(
-                f"{self.name} takes {self.arity + len(self.attrs)} arguments, got {len(args)}"
+                f"{self.name} takes {len(operands) + len(self.attrs)} arguments, "
+                f"got {len(args)}"
             )
         for name, value in zip(self.attrs, positional):
             if name in attrs:
@@ -314,10 +359,11 @@ class Operation:
         )
         return node
 
-    def domains(self, attrs: Attrs) -> tuple[str, ...]:
-        """The domain of each operand (see ``domain``)."""
+    def domains(self, attrs: Attrs, count: int | None = None) -> tuple[str, ...]:
+        """The domain of each operand (see ``domain``); ``count``: the number of
+        operands of a variadic operation (default 1)."""
         if self.domain is None:
-            return ("general",) * self.arity
+            return ("general",) * (self.arity if self.arity is not None else count or 1)
         return self.domain(attrs)
 
     def make_kernel(self, attrs: Attrs) -> Kernel:

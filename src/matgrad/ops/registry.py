@@ -80,7 +80,8 @@ def _constructor(op: Operation) -> Callable[..., Expr]:
 
     build.__name__ = build.__qualname__ = op.name
     build.__module__ = f"matgrad.ops.{op.family}"
-    signature = ", ".join(["x", "y", "z"][: op.arity] + list(op.attrs))
+    operands = ["x", "..."] if op.arity is None else ["x", "y", "z"][: op.arity]
+    signature = ", ".join(operands + list(op.attrs))
     build.__doc__ = f"``{op.name}({signature})``: {op.doc}"
     build.op = op  # type: ignore[attr-defined]
     return build

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, ShapeError, UnsupportedOperationError
-from matgrad.ir.apply import Apply, Language, Linear, Notation, Operation, Sample
+from matgrad.ir.apply import Apply, Fuzz, Language, Linear, Notation, Operation, Sample
 from matgrad.ir.expr import Expr, Zero, add, as_expr, einsum_node, ones, zeros
-from matgrad.ir.node import _intern, _result_dtype
+from matgrad.ir.node import _result_dtype
 from matgrad.ops.indexing import entrywise_square, getitem, permute
 from matgrad.ops.registry import declare, register_numpy
 from matgrad.ops.subscripts import as_int, index_of, normalize_axis
@@ -161,6 +160,8 @@ _RESHAPE = Operation(
         Sample("reshape-F", lambda a: reshape(a, (-1, 1), order="F") * reshape(a, (-1, 1)),
                lambda n, m: ((n, m + 1),), ("general",)),
     ),
+    fuzz=(Fuzz(bound=lambda lo, hi, n, shape: hi, attrs=({"shape": (-1,)},),
+               shapes=lambda shape, k, attrs: [((1, *shape),), ((*shape, 1),)]),),
 )
 
 _reshape: Callable[..., Expr] = declare(_RESHAPE)
@@ -286,38 +287,6 @@ def broadcast_to(x: Any, shape: Any) -> Expr:
 # =====================================================================================
 
 
-@dataclass(frozen=True, eq=False)
-class _Variadic(Operation):
-    """An operation of any number (at least one) of operands; its attributes are
-    keyword arguments."""
-
-    def __call__(self, *args: Any, **attrs: Any) -> Expr:
-        if not args:
-            raise InvalidArgumentError(f"{self.name} needs at least one operand")
-        unknown = set(attrs) - set(self.attrs)
-        missing = [a for a in self.attrs if a not in attrs]
-        if unknown or missing:
-            raise InvalidArgumentError(
-                f"{self.name}: unknown arguments {sorted(unknown)}, missing {missing}"
-            )
-        if self.check is not None:
-            attrs = self.check(attrs)
-        exprs = tuple(as_expr(a) for a in args)
-        if self.canonical is not None:
-            simpler = self.canonical(*exprs, **attrs)
-            if simpler is not None:
-                return simpler
-        shape = self.shape(tuple(e.shape for e in exprs), attrs)
-        dtype = self.dtype(tuple(e.dtype for e in exprs), attrs)
-        values = tuple(attrs[a] for a in self.attrs)
-        node: Apply = _intern(
-            Apply,
-            (self.name, tuple(e.uid for e in exprs), values),
-            {"op": self, "args": exprs, "values": values, "shape": shape, "dtype": dtype},
-        )
-        return node
-
-
 def _concat_shape(shapes: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Shape:
     axis = attrs["axis"]
     first = shapes[0]
@@ -374,11 +343,34 @@ def _concat_lines(
     return [f"{var} = np.concatenate([{', '.join(args)}], axis={node.attrs['axis']})"]
 
 
-_CONCATENATE = _Variadic(
+def _concat_fuzz_shapes(shape: Shape, k: int, attrs: Mapping[str, Any]) -> list[tuple[Shape, ...]]:
+    """For the fuzzer: ``k`` operands whose sizes along the axis add up to the
+    result's (each at least 1)."""
+    axis = attrs["axis"]
+    if axis >= len(shape):
+        return []
+    found = []
+    for cuts in itertools.combinations(range(1, shape[axis]), k - 1):
+        sizes = [b - a for a, b in zip((0, *cuts), (*cuts, shape[axis]))]
+        found.append(tuple((*shape[:axis], s, *shape[axis + 1 :]) for s in sizes))
+    return found
+
+
+def _concat_latex(attrs: Mapping[str, Any], ndim: int) -> str | None:
+    """A block vector or matrix: blocks one above the other along the first axis,
+    side by side along the second axis of a matrix; otherwise the call form."""
+    if attrs["axis"] == 0 and ndim <= 2:
+        return r"\begin{{bmatrix}} {args: \\ } \end{{bmatrix}}"
+    if attrs["axis"] == 1 and ndim == 2:
+        return r"\begin{{bmatrix}} {args: & } \end{{bmatrix}}"
+    return None
+
+
+_CONCATENATE = Operation(
     name="concatenate",
     family="structure",
     doc="the operands joined along an axis",
-    arity=2,
+    arity=None,
     attrs=("axis",),
     check=lambda attrs: {"axis": as_int(attrs["axis"], "concatenate: axis")},
     shape=_concat_shape,
@@ -387,13 +379,19 @@ _CONCATENATE = _Variadic(
     numpy=lambda *xs, axis: np.concatenate(xs, axis=axis),
     differential=_d_concat,
     linear=Linear(_concat_push, _concat_pull),
-    notation=Notation(numpy_lines=_concat_lines),
+    notation=Notation(
+        text="concatenate([{args:, }], axis={axis})",
+        latex=_concat_latex,
+        numpy_lines=_concat_lines,
+    ),
     samples=(
         Sample("concatenate", lambda a, b: entrywise_square(concatenate([a, b * a[:1]])),
                lambda n, m: ((n, m), (1, m)), ("general", "general")),
         Sample("stack", lambda a, b: entrywise_square(stack([a, b, a * b], axis=-1)),
                lambda n, m: ((n,), (n,)), ("general", "general")),
     ),
+    fuzz=(Fuzz(bound=lambda lo, hi, n, axis: max(hi), count=(2, 3, 4),
+               attrs=({"axis": 0}, {"axis": 1}), shapes=_concat_fuzz_shapes),),
 )
 
 _concatenate: Callable[..., Expr] = declare(_CONCATENATE)

@@ -248,7 +248,8 @@ class LatexRenderer(Renderer):
         return R(f"\\operatorname{{sum}}_{{{axes}}}{self._arg(x)}", ATOM)
 
     def template(self, form: fm.OpForm) -> str | None:
-        return form.op.notation.latex
+        latex = form.op.notation.latex
+        return latex(form.attr_dict, form.ndim) if callable(latex) else latex
 
     def operand_style(self, r: R, spec: str) -> str:
         if spec == "arg":

@@ -241,9 +241,22 @@ class Operand:
         return self.style(spec)
 
 
+class Joined:
+    """All operands of a template, joined by the format spec (``{args:, }``)."""
+
+    __slots__ = ("operands",)
+
+    def __init__(self, operands: Sequence[Operand]) -> None:
+        self.operands = operands
+
+    def __format__(self, spec: str) -> str:
+        return spec.join(format(o, "") for o in self.operands)
+
+
 def fill(template: str, operands: Sequence[Operand], attrs: dict[str, Operand]) -> str:
-    """``template`` with its operands ``{0}``, ``{1}``, ... and attributes ``{name}``."""
-    return template.format(*operands, **attrs)
+    """``template`` with its operands ``{0}``, ``{1}``, ..., all of them joined by a
+    separator ``{args:SEP}``, and attributes ``{name}``."""
+    return template.format(*operands, args=Joined(operands), **attrs)
 
 
 def call_text(name: str, args: Sequence[str], attrs: dict[str, Any]) -> str:

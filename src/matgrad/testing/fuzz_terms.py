@@ -11,6 +11,7 @@ candidate function when it is constructed (no import cycle).
 from __future__ import annotations
 
 import functools
+import itertools
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,9 +33,10 @@ ONE_PLUS_SQUARE = "one_plus_square"
 
 
 def fuzzed_operations() -> tuple[Operation, ...]:
-    """The declared operations the fuzzer draws now: those of one operand with
-    fuzz entries, in declaration order."""
-    return tuple(op for op in registry.operations() if op.fuzz and op.arity == 1)
+    """The declared operations the fuzzer draws now: those with fuzz entries, in
+    declaration order."""
+    return tuple(op for op in registry.operations() if op.fuzz)
+
 
 def form_label(op: Operation, k: int) -> str:
     """The label (in :attr:`FuzzCase.drawn`) of the ``k``-th fuzz record of ``op``."""
@@ -83,6 +85,10 @@ NONZERO = (0.5, 1.5)
 """The bounds on the magnitude of the nonzero form ``±1 + tanh(a)/2``."""
 
 SYMBOL_NAMES = ("s", "x", "y", "A", "B", "X")
+
+DOMAINS = ("general", "positive", "nonzero", "invertible", "spd", "symmetric", "full_rank",
+           "distinct", "mask", "apart")
+"""The operand domains of :class:`~matgrad.ir.apply.Fuzz` records the generator draws."""
 """The leaf symbols, in the order their declarations are printed."""
 
 
@@ -118,13 +124,27 @@ class _Invertible:
 @dataclass(frozen=True)
 class _Form:
     """One way to draw a declared operation for a target shape: the ``k``-th fuzz
-    record, attribute values from it and the operand's shape."""
+    record, attribute values from it and the operands' shapes."""
 
     op: Operation
     k: int
     fuzz: Fuzz
     attrs: Mapping[str, Any]
-    operand: Shape
+    operands: tuple[Shape, ...]
+
+    @property
+    def operand(self) -> Shape:
+        """The first operand's shape."""
+        return self.operands[0]
+
+    def domain(self, i: int) -> str:
+        """The domain of operand ``i`` (see :class:`~matgrad.ir.apply.Fuzz`)."""
+        if i == 0:
+            return self.fuzz.domain
+        others = self.fuzz.operands
+        if not others:
+            return self.fuzz.domain
+        return others[min(i - 1, len(others) - 1)]
 
 
 Builder = Callable[["_Generator", Shape, int], _Term]
@@ -240,7 +260,8 @@ class _Generator:
             c = float(f"{limit / a.bound:.3g}")
             c = c if c * a.bound <= limit else limit / a.bound
             return self.scaled(c, a)
-        return self.tanh(a)
+        t = self.tanh(a)
+        return t if limit >= 1.0 else self.scaled(limit, t)
 
     # ---- recursion --------------------------------------------------------------------
 
@@ -294,11 +315,96 @@ class _Generator:
         return _Term(1.0 + a.expr**2, f"(1.0 + {a.source} ** 2)", 1.0 + a.bound**2, 1.0)
 
     def nonzero(self, shape: Shape, depth: int) -> _Term:
-        """``±1 + tanh(a)/2``: entries of magnitude in :data:`NONZERO`."""
-        sign = self.draw(st.sampled_from((1.0, -1.0)))
+        """``±1 + tanh(a)/2``: entries of magnitude in :data:`NONZERO`, the signs
+        one for all entries or (half the time) a constant array of them."""
         t = self.tanh(self.child(shape, depth))
         lo, hi = NONZERO
+        if len(shape) > 0 and self.draw(st.booleans()):
+            signs = np.asarray(self.draw(mgst.arrays(shape, elements=st.sampled_from(
+                (1.0, -1.0)))), dtype=np.float64)
+            return _Term(t.expr * 0.5 + constant(signs),
+                         f"(0.5 * {t.source} + mg.constant({_array_source(signs)}))", hi, lo)
+        sign = self.draw(st.sampled_from((1.0, -1.0)))
         return _Term(t.expr * 0.5 + sign, f"(0.5 * {t.source} + {sign!r})", hi, lo)
+
+    def spectral(self, shape: Shape, depth: int, kind: str) -> _Invertible:
+        """A matrix ``D + E`` with ``D`` diagonal (``1, 2, …`` on its diagonal, or
+        centred on 0 for ``symmetric``) and ``E`` an expression with ``‖E‖_F ≤
+        1/4`` (``tanh`` of a term, scaled; symmetrized for ``spd`` and
+        ``symmetric``): by Weyl's inequalities its eigenvalues (singular values for
+        ``full_rank``) are at least 1/2 apart, within ``1/4`` of ``D``'s.  The
+        bounds returned are those of the eigenvalues (singular values)."""
+        rows, cols = shape
+        k = min(rows, cols)
+        shift = (k + 1) / 2 if kind == "symmetric" else 0.0
+        diagonal = np.zeros(shape)
+        diagonal[range(k), range(k)] = np.arange(1, k + 1) - shift
+        d = _Term(constant(diagonal), f"mg.constant({_array_source(diagonal)})",
+                  float(np.max(np.abs(diagonal))))
+        t = self.tanh(self.child(shape, depth))
+        c = float(f"{0.25 / max(rows, cols):.3g}")
+        c = c if c * max(rows, cols) <= 0.25 else 0.25 / max(rows, cols)
+        if kind == "full_rank":
+            expr = add([d.expr, t.expr], [1.0, c])
+            src = f"({d.source} + {c!r} * {t.source})"
+        else:  # ‖(T + Tᵀ)/2‖₂ ≤ ‖T‖_F ≤ n
+            expr = add([d.expr, t.expr, t.expr.T], [1.0, c / 2, c / 2])
+            src = f"({d.source} + {c / 2!r} * ({t.source} + {t.source}.T))"
+        lo, hi = 1.0 - shift - 0.25, k - shift + 0.25
+        bound = max(abs(lo), abs(hi))
+        return _Invertible(_Term(expr, src, bound, lo if lo > 0 else 0.0), lo, hi)
+
+    def distinct(self, shape: Shape, depth: int) -> _Term:
+        """``C + tanh(a)/4`` with ``C`` a shuffled constant array of distinct
+        integers: entries pairwise at least 1/2 apart."""
+        size = int(np.prod(shape, dtype=np.int64))
+        order = self.draw(st.permutations(range(size)))
+        c = np.asarray(order, dtype=np.float64).reshape(shape) - (size - 1) / 2
+        t = self.tanh(self.child(shape, depth))
+        expr = add([constant(c), t.expr], [1.0, 0.25])
+        src = f"(mg.constant({_array_source(c)}) + 0.25 * {t.source})"
+        return _Term(expr, src, float(np.max(np.abs(c), initial=0.0)) + 0.25)
+
+    def mask(self, shape: Shape, depth: int) -> _Term:
+        """``a > 0`` of a nonzero form ``a``: no small perturbation flips it."""
+        a = self.nonzero(shape, depth)
+        return _Term(a.expr > 0, f"({a.source} > 0)", 1.0)
+
+    def operand(self, form: _Form, i: int, first: _Term | None, depth: int,
+                limit: float | None) -> tuple[_Term, float, float]:
+        """Operand ``i`` of ``form`` from its domain, with lower and upper bounds
+        (the singular values' or eigenvalues' for the matrix domains)."""
+        fz, shape, domain = form.fuzz, form.operands[i], form.domain(i)
+        if domain == "invertible":
+            w = self.invertible(depth)
+            return w.term, w.sigma_min, w.sigma_max
+        if domain in ("spd", "symmetric", "full_rank"):
+            w = self.spectral(shape, depth, domain)
+            return w.term, w.sigma_min, w.sigma_max
+        if domain == "positive":
+            a = self.positive(shape, depth)
+            if a.bound > fz.limit:  # scaling keeps it positive, tanh might not
+                a = self.scaled(fz.limit / a.bound, a)
+            return a, a.low, a.bound
+        if domain == "nonzero":
+            a = self.nonzero(shape, depth)
+            return a, a.low, a.bound
+        if domain == "general":
+            a = self.child(shape, depth, fz.limit if limit is None else limit)
+            return a, 0.0, a.bound
+        if domain == "distinct":
+            a = self.distinct(shape, depth)
+            return a, 0.0, a.bound
+        if domain == "mask":
+            return self.mask(shape, depth), 0.0, 1.0
+        if domain == "apart" and first is not None and first.expr.shape == shape:
+            z = self.nonzero(shape, depth)
+            return (_Term(first.expr + z.expr, f"({first.source} + {z.source})",
+                          first.bound + z.bound), 0.0, first.bound + z.bound)
+        raise InvalidArgumentError(
+            f"operation {form.op.name!r}: unknown fuzz domain {domain!r} for operand {i}; "
+            f"known: {', '.join(DOMAINS)} (apart: not the first operand)"
+        )
 
     def invertible(self, depth: int) -> _Invertible:
         """An ``n×n`` matrix with singular values bounded away from zero."""
@@ -344,67 +450,87 @@ class _Generator:
     # ---- declared operations ------------------------------------------------------------
 
     def forms(self, op: Operation, shape: Shape) -> list[_Form]:
-        """The ways ``op`` can produce ``shape``: per fuzz record and attribute
-        choice, each operand shape its domain allows (the result's shape for an
-        elementwise operation, ``n×n`` for an invertible operand, else any shape
-        of :func:`_shapes` or a scalar) for which its shape rule gives ``shape``."""
+        """The ways ``op`` can produce ``shape``: per fuzz record, attribute choice
+        and operand count, the operand shapes the record's ``shapes`` gives, or
+        else each operand's shape its domain allows (the result's shape for an
+        elementwise operation, ``n×n`` for an invertible operand, square for
+        ``spd`` and ``symmetric``, any shape of :func:`_shapes` or a scalar
+        otherwise) for which the shape rule gives ``shape``."""
         key = (op.name, shape)
         if key not in self._forms:
             found: list[_Form] = []
             for k, fz in enumerate(op.fuzz):
-                if fz.domain == "invertible":
-                    operands: tuple[Shape, ...] = ((self.n, self.n),)
-                elif op.elementwise:
-                    operands = (shape,)
-                else:
-                    operands = tuple(dict.fromkeys((*_shapes(self), ())))
+                counts = fz.count if op.arity is None else (op.arity,)
                 for attrs in fz.attrs:
                     checked = dict(attrs) if op.check is None else op.check(dict(attrs))
-                    for operand in operands:
-                        try:
-                            result = op.shape((operand,), checked)
-                        except (ShapeError, InvalidArgumentError):
-                            continue
-                        if result == shape:
-                            found.append(_Form(op, k, fz, attrs, operand))
+                    for count in counts:
+                        for operands in self._operand_shapes(op, fz, shape, count, checked):
+                            try:
+                                result = op.shape(operands, checked)
+                            except (ShapeError, InvalidArgumentError):
+                                continue
+                            if result == shape:
+                                found.append(_Form(op, k, fz, attrs, operands))
             self._forms[key] = found
         return self._forms[key]
 
+    def _operand_shapes(self, op: Operation, fz: Fuzz, shape: Shape, count: int,
+                        attrs: Mapping[str, Any]) -> list[tuple[Shape, ...]]:
+        if fz.shapes is not None:
+            return [tuple(s) for s in fz.shapes(shape, count, attrs)]
+        if op.elementwise:
+            return [(shape,) * count]
+        anything = tuple(dict.fromkeys((*_shapes(self), ())))
+        per: list[tuple[Shape, ...]] = []
+        for i in range(count):
+            domain = fz.domain if i == 0 else (fz.operands or (fz.domain,))[
+                min(i - 1, max(len(fz.operands) - 1, 0))]
+            if domain == "invertible":
+                per.append(((self.n, self.n),))
+            elif domain in ("spd", "symmetric"):
+                per.append(tuple(s for s in anything if len(s) == 2 and s[0] == s[1]))
+            elif domain == "full_rank":
+                per.append(tuple(s for s in anything if len(s) == 2))
+            else:
+                per.append(anything)
+        return list(itertools.product(*per))
+
     def declared_term(self, op: Operation, shape: Shape, depth: int) -> _Term:
-        """``op`` applied to an operand drawn from one of its fuzz records."""
-        form = self.draw(st.sampled_from(self.forms(op, shape)))
+        """``op`` applied to operands drawn from one of its fuzz records: a record
+        and an operand count first, then one of their forms (so that a count with
+        few forms, such as four operands of ``concatenate``, is drawn as often)."""
+        forms = self.forms(op, shape)
+        group = self.draw(st.sampled_from(sorted({(f.k, len(f.operands)) for f in forms})))
+        form = self.draw(st.sampled_from([f for f in forms
+                                          if (f.k, len(f.operands)) == group]))
         return self.apply(form, depth)
 
     def apply(self, form: _Form, depth: int, limit: float | None = None) -> _Term:
-        """The operation of ``form`` applied to an operand from its record's domain
+        """The operation of ``form`` applied to operands from its record's domains
         (a general operand tamed to ``limit``, by default the record's), with the
         result's bounds from the record."""
         op, fz = form.op, form.fuzz
         self.drawn.update((op.name, form_label(op, form.k)))
         size = form.operand[0] if form.operand else 1
-        if fz.domain == "invertible":
-            w = self.invertible(depth)
-            a, lo, hi = w.term, w.sigma_min, w.sigma_max
-        elif fz.domain == "positive":
-            a = self.positive(form.operand, depth)
-            if a.bound > fz.limit:  # scaling keeps it positive, tanh might not
-                a = self.scaled(fz.limit / a.bound, a)
-            lo, hi = a.low, a.bound
-        elif fz.domain == "nonzero":
-            a = self.nonzero(form.operand, depth)
-            lo, hi = a.low, a.bound
-        elif fz.domain == "general":
-            a = self.child(form.operand, depth, fz.limit if limit is None else limit)
-            lo, hi = 0.0, a.bound
+        terms: list[_Term] = []
+        los: list[float] = []
+        his: list[float] = []
+        for i in range(len(form.operands)):
+            a, lo, hi = self.operand(form, i, terms[0] if terms else None, depth, limit)
+            terms.append(a)
+            los.append(lo)
+            his.append(hi)
+        expr = op(*(a.expr for a in terms), **form.attrs)
+        if len(terms) == 1:
+            bound = float(fz.bound(los[0], his[0], size, **form.attrs))
+            low = float(fz.low(los[0], his[0])) if fz.positive else 0.0
         else:
-            raise InvalidArgumentError(
-                f"operation {op.name!r}: unknown fuzz domain {fz.domain!r}; known: "
-                "general, positive, nonzero, invertible"
-            )
-        expr = op(a.expr, **form.attrs)
-        bound = float(fz.bound(lo, hi, size, **form.attrs))
-        low = float(fz.low(lo, hi)) if fz.positive else 0.0
-        return _Term(expr, _call_source(op, [a.source], form.attrs), bound, low)
+            bound = float(fz.bound(tuple(los), tuple(his), size, **form.attrs))
+            low = float(fz.low(tuple(los), tuple(his))) if fz.positive else 0.0
+        source = _call_source(op, [a.source for a in terms], form.attrs)
+        if fz.squared:
+            return _Term(expr**2, f"({source} ** 2)", bound**2, 0.0)
+        return _Term(expr, source, bound, low)
 
 
 # ---------------------------------------------------------------------------------------
