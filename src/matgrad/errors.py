@@ -21,6 +21,9 @@ __all__ = [
     "ParseError",
     "NotDifferentiableError",
     "DegenerateSpectrumError",
+    "ComplexSpectrumError",
+    "MatgradWarning",
+    "IllConditionedWarning",
 ]
 
 
@@ -68,3 +71,23 @@ class DegenerateSpectrumError(MatgradError, np.linalg.LinAlgError):
     not exist there is needed: eigenvectors at a repeated eigenvalue, singular
     vectors at a repeated or zero singular value, the second derivative of a single
     eigenvalue at a tie.  Functions of the spectrum as a whole stay differentiable."""
+
+
+class ComplexSpectrumError(MatgradError, np.linalg.LinAlgError):
+    """A real matrix with complex (conjugate pairs of) eigenvalues given to ``eig`` or
+    ``eigvals``: matgrad's expressions are real, so these are defined, and
+    differentiated, only at matrices whose spectrum is real.  Real functions of the
+    spectrum stay available: ``trace`` (the sum of the eigenvalues), ``det`` (their
+    product), ``eigh``/``eigvalsh`` for symmetric matrices, matrix functions such as
+    ``expm`` and their traces."""
+
+
+class MatgradWarning(UserWarning):
+    """Base class of every warning matgrad issues deliberately."""
+
+
+class IllConditionedWarning(MatgradWarning, RuntimeWarning):
+    """A result computed with an ill-conditioned matrix (``inv``, ``solve``, the
+    derivatives of ``logdet``): its estimated relative error, the condition number
+    times the machine epsilon, exceeds 1e-6.  The value is returned; raise it as an
+    error with ``warnings.simplefilter("error", IllConditionedWarning)``."""

@@ -1,30 +1,71 @@
 """Linear algebra (layer 3): functions of matrices, as ``numpy.linalg`` has them.
 
-Declared operations: ``inv``, ``det``, ``logdet`` (``log |det X|``) and ``adj``.
+Declared operations: ``inv``, ``det``, ``logdet`` (``log |det X|``), ``adj``, and
+for the derivatives of ``det`` at every ``X`` (singular ones too) ``adj_frechet``
+(``d adj(X)[E]``) and ``det_minors`` (the k-th derivative tensor of ``det``).
 Built from them and the multilinear core: ``solve``, ``slogdet``, ``norm``
 (Frobenius and vector 2-norms) and ``matrix_power``.
+
+**det is a polynomial**, so its derivatives of every order exist at every ``X``;
+matgrad computes them without ``X⁻¹``, from the SVD ``X = U Σ Vᵀ`` (the derivative
+tensors of ``det`` at ``Σ`` are sparse products of singular values): the gradient
+``adj(X)ᵀ``, the Hessian through ``adj_frechet`` (O(n³) per direction), the third
+and higher through ``det_minors`` — right at exactly and numerically singular X.
+
+**Conditioning.** ``inv`` (and the solves the compiler makes of it: ``solve``, the
+derivatives of ``logdet``) estimate the 1-norm condition number ``κ₁`` of ``X`` at
+evaluation time, after the LU factorization NumPy would do (LAPACK's ``gesv``, with
+the identity for ``inv``): ``‖X‖₁ ‖X⁻¹‖₁`` for ``inv``, ``gecon`` on the LU factors for
+a solve (O(n²) either way); where
+``κ₁ · eps > 1e-6`` (the result's estimated relative error exceeds 1e-6) they warn
+with :class:`~matgrad.errors.IllConditionedWarning` and return the value.  An
+exactly singular X still raises ``numpy.linalg.LinAlgError``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from matgrad._types import Array, Shape
+from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, ShapeError
-from matgrad.ir.apply import Apply, Fuzz, Language, Notation, Operation, Sample, square
-from matgrad.ir.expr import Delta, Expr, add, as_expr, constant, delta, einsum_node
+from matgrad.ir.apply import Apply, Fuzz, Language, Linear, Notation, Operation, Sample, square
+from matgrad.ir.expr import Delta, Expr, Zero, add, as_expr, constant, delta, einsum_node, zeros
 from matgrad.ir.node import _result_dtype
-from matgrad.ops.core import matmul, multiply, reduction_axes
+from matgrad.ops.core import matmul, multiply, reduction_axes, transpose
 from matgrad.ops.core import sum as _sum
+from matgrad.ops.det_numerics import (
+    adj_frechet_kernel,
+    adj_frechet_lines,
+    adjugate,
+    adjugate_lines,
+    brute_force_minors,
+    cofactor_adjugate,
+    det_minors_kernel,
+    det_minors_lines,
+    inv_checked,
+)
 from matgrad.ops.elementwise import sign, sqrt
 from matgrad.ops.norms import norm as ord_norm
 from matgrad.ops.registry import declare, language_function, register_numpy
+from matgrad.ops.spectral_numerics import second_live
 
-__all__ = ["adj", "det", "inv", "logdet", "matrix_power", "norm", "slogdet", "solve"]
+__all__ = [
+    "adj",
+    "adj_frechet",
+    "cofactor_adjugate",
+    "det",
+    "det_minors",
+    "inv",
+    "logdet",
+    "matrix_power",
+    "norm",
+    "slogdet",
+    "solve",
+]
 
 
 def _square_samples(n: int, m: int) -> tuple[Shape, ...]:
@@ -95,9 +136,11 @@ inv: Callable[..., Expr] = declare(
     Operation(
         name="inv",
         family="linalg",
-        doc="inverse of a square matrix",
+        doc="inverse of a square matrix (warns with IllConditionedWarning where "
+        "κ₁(X) · eps > 1e-6)",
         shape=square("inv", lambda n: (n, n)),
-        numpy=np.linalg.inv,
+        numpy=inv_checked,
+        reference=np.linalg.inv,
         differential=_d_inv,
         simplify=_inv_simplify,
         preserves_symmetry=True,
@@ -124,8 +167,9 @@ inv: Callable[..., Expr] = declare(
 
 
 def _d_det(node: Expr, d: tuple[Expr, ...]) -> Expr:
-    """``d det X = tr(adj(X) dX)`` (Jacobi's formula; Matrix Cookbook (46)).  Through the
-    adjugate, so the gradient ``adj(X)ᵀ`` is finite at singular X too."""
+    """``d det X = tr(adj(X) dX)`` (Jacobi's formula; Matrix Cookbook (41)).  Through the
+    adjugate, so the gradient ``adj(X)ᵀ`` is finite at singular X too, and so are the
+    higher derivatives (``adj_frechet``, ``det_minors``: no X⁻¹ anywhere)."""
     assert isinstance(node, Apply)
     (dx,) = d
     return _trace_product(adj(node.x), dx)
@@ -139,14 +183,11 @@ def _d_logdet(node: Expr, d: tuple[Expr, ...]) -> Expr:
 
 
 def _d_adj(node: Expr, d: tuple[Expr, ...]) -> Expr:
-    """``d adj X = tr(adj(X) dX) X⁻¹ − adj(X) dX X⁻¹`` from ``adj X = det(X) X⁻¹``;
-    valid where X is invertible (the derivative of the adjugate at a singular X
-    needs the inverse, and evaluation raises ``LinAlgError`` there)."""
+    """``d adj X = adj_frechet(X, dX)``, which is ``tr(adj(X) dX) X⁻¹ − adj(X) dX X⁻¹``
+    where X is invertible, computed from the SVD without ``X⁻¹``: finite and right at
+    singular X too (adj is a polynomial in X)."""
     assert isinstance(node, Apply)
-    (dx,) = d
-    inverse = inv(node.x)
-    scalar_part = multiply(_trace_product(node, dx), inverse)
-    return add([scalar_part, matmul(matmul(node, dx), inverse)], [1, -1])
+    return adj_frechet(node.x, d[0])
 
 
 def _logdet(x: Any) -> Any:
@@ -154,66 +195,131 @@ def _logdet(x: Any) -> Any:
     return np.linalg.slogdet(x)[1]
 
 
-def _adjugate(x: Any) -> Any:
-    """The adjugate, finite for singular ``X`` too.
 
-    With ``X = U S Vᴴ`` (SVD), ``adj(X) = det(U) det(Vᴴ) · V diag(pᵢ) Uᴴ`` where
-    ``pᵢ = ∏_{j≠i} s_j`` is formed from prefix and suffix products, never by
-    dividing by ``s_i``: where ``X`` is invertible this is ``det(X) X⁻¹``, and it is
-    continuous (a polynomial in the entries) everywhere.
-    """
-    n = x.shape[0]
-    if n <= 1:
-        return np.ones_like(x)
-    u, s, vh = np.linalg.svd(x)
-    prefix = np.concatenate(([1], np.cumprod(s[:-1]))).astype(s.dtype)
-    suffix = np.concatenate((np.cumprod(s[:0:-1])[::-1], [1])).astype(s.dtype)
-    scale = np.linalg.det(u) * np.linalg.det(vh)
-    v = vh.conj().T
-    return (v * (prefix * suffix * scale)) @ u.conj().T
+def _d_adj_frechet(node: Expr, d: tuple[Expr, ...]) -> Expr:
+    """``d (d adj(X)[E]) = d adj(X)[dE] + ∂³det(X)[·, E, dX]`` with the third derivative
+    tensor ``det_minors(X, 3)`` (zero for n < 3): exact at every X."""
+    assert isinstance(node, Apply)
+    x, e = node.args
+    dx, de = d
+    b = tuple(("batch", j) for j in range(e.ndim - 2))
+    terms = [adj_frechet(x, de)]
+    if not isinstance(dx, Zero) and x.shape[0] >= 3:
+        terms.append(einsum_node([det_minors(x, 3), e, dx],
+                                 [("a", "b", "c", "d", "e", "f"), (*b, "c", "d"), ("e", "f")],
+                                 (*b, "b", "a")))
+    return add(terms)
 
 
-def cofactor_adjugate(x: Any) -> Array:
-    """``adj(X)[j, i] = (−1)^(i+j) det(X without row i and column j)``: the
-    textbook definition, for tests.
-
-    >>> cofactor_adjugate(np.array([[1.0, 2.0], [3.0, 4.0]]))
-    array([[ 4., -2.],
-           [-3.,  1.]])
-    """
-    n = x.shape[0]
-    if n == 1:
-        return np.ones((1, 1), dtype=x.dtype)
-    out = np.empty_like(x)
-    for i in range(n):
-        for j in range(n):
-            minor = np.delete(np.delete(x, i, axis=0), j, axis=1)
-            out[j, i] = (-1) ** (i + j) * np.linalg.det(minor)
-    return np.asarray(out)
+def _through_hessian(node: Expr, extra: Shape) -> bool:
+    """Whether to apply ``d adj`` to directions with ``extra`` axes through the Hessian
+    tensor ``det_minors(X, 2)`` (n⁴ entries, O(n⁴) where X is well conditioned) rather
+    than direction by direction (O(n³) each): for ``n`` directions or more."""
+    return math.prod(extra) >= node.shape[-1]
 
 
-def _adjugate_lines(
-    var: str, args: Sequence[str], fresh: Callable[[str], str], node: Expr
-) -> list[str]:
-    """``adj X`` from the SVD ``X = U diag(s) Vᴴ``:
-    ``adj X = det(U) det(Vᴴ) · V diag(Π_{j≠i} s_j) Uᴴ``, finite at singular X."""
-    (x,) = args
-    n = node.shape[0]
-    dtype = f"np.{node.dtype.name}"
-    if n <= 1:
-        return [f"{var} = np.ones({node.shape}, dtype={dtype})"]
-    u, s, vh, p = fresh("u"), fresh("s"), fresh("vh"), fresh("p")
-    return [
-        f"{u}, {s}, {vh} = np.linalg.svd({x})",
-        (
-            f"{p} = np.concatenate((np.ones(1, dtype={s}.dtype), np.cumprod({s}[:-1]))) * "
-            f"np.concatenate((np.cumprod({s}[:0:-1])[::-1], np.ones(1, dtype={s}.dtype)))"
-        ),
-        (
-            f"{var} = (np.linalg.det({u}) * np.linalg.det({vh})) * "
-            f"(({vh}.conj().T * {p}) @ {u}.conj().T)"
-        ),
-    ]
+def _frechet_push(node: Expr, tangents: Sequence[Expr], extra: Shape) -> Expr:
+    """``d adj(X)[E]`` for directions ``E`` with trailing axes ``extra``."""
+    assert isinstance(node, Apply)
+    if not _through_hessian(node, extra):
+        return _push_each(node, tangents, extra)
+    b = tuple(("batch", j) for j in range(node.ndim - 2))
+    x = tuple(("extra", j) for j in range(len(extra)))
+    return einsum_node([det_minors(node.x, 2), tangents[1]],
+                       [("a", "b", "c", "d"), (*b, "c", "d", *x)], (*b, "b", "a", *x))
+
+
+_push_each = second_live(lambda node, t: adj_frechet(node.x, t), 2)
+
+
+def _frechet_pull(node: Expr, k: int, ct: Expr, extra: Shape) -> Expr:
+    """Transpose in ``E``: ``G ↦ adj_frechet(X, Gᵀ)ᵀ`` (the Hessian of det is symmetric),
+    or the cotangents (leading axes ``extra``) contracted with ``det_minors(X, 2)``."""
+    assert isinstance(node, Apply)
+    if _through_hessian(node, extra):
+        b = tuple(("batch", j) for j in range(node.ndim - 2))
+        x = tuple(("extra", j) for j in range(len(extra)))
+        return einsum_node([det_minors(node.x, 2), ct],
+                           [("a", "b", "c", "d"), (*x, *b, "b", "a")], (*x, *b, "c", "d"))
+    r = ct.ndim
+    swap = (*range(r - 2), r - 1, r - 2)
+    return transpose(adj_frechet(node.x, transpose(ct, swap)), swap)
+
+
+def _frechet_shape(shapes: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Shape:
+    sx, se = shapes
+    if len(sx) != 2 or sx[0] != sx[1]:
+        raise ShapeError(f"adj_frechet needs a square matrix, got shape {sx}")
+    if len(se) < 2 or se[-2:] != sx:
+        raise ShapeError(f"adj_frechet: direction of shape {se} is not (..., {sx[0]}, {sx[0]})")
+    return se
+
+
+def _d_det_minors(node: Expr, d: tuple[Expr, ...]) -> Expr:
+    """``d ∂ᵏdet(X) = ∂ᵏ⁺¹det(X)[…, dX]``: ``det_minors(X, k + 1)`` contracted with
+    ``dX`` on its last two axes (zero once ``k ≥ n``: det is a polynomial of degree n)."""
+    assert isinstance(node, Apply)
+    k, n = node.attrs["k"], node.shape[0]
+    if k >= n or isinstance(d[0], Zero):
+        return zeros(node.shape, node.dtype)
+    labels = tuple(range(2 * k + 2))
+    return einsum_node([det_minors(node.x, k + 1), d[0]], [labels, labels[-2:]], labels[:-2])
+
+
+def _minors_shape(shapes: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Shape:
+    n = square("det_minors", lambda m: (m,))(shapes, attrs)[0]
+    return (n,) * (2 * int(attrs["k"]))
+
+
+def _minors_check(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    k = attrs["k"]
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise InvalidArgumentError(f"det_minors: k must be a positive integer, got {k!r}")
+    return {"k": int(k)}
+
+
+adj_frechet: Callable[..., Expr] = declare(
+    Operation(
+        name="adj_frechet",
+        family="linalg",
+        doc="d adj(X)[E], the derivative of the adjugate in the direction E (exact at "
+        "singular X)",
+        shape=_frechet_shape,
+        numpy=adj_frechet_kernel,
+        reference=lambda x, e: np.einsum(
+            "abcd,...cd->...ba", brute_force_minors(x, 2), e),
+        arity=2,
+        canonical=lambda x, e: zeros(e.shape, e.dtype) if isinstance(e, Zero) else None,
+        differential=_d_adj_frechet,
+        linear=Linear(_frechet_push, _frechet_pull),
+        flops=lambda shapes: 4 * _size_of(shapes[1]) * shapes[0][0] + 12 * shapes[0][0] ** 3,
+        notation=Notation(numpy_lines=adj_frechet_lines),
+        samples=(Sample("adj-frechet", None, lambda n, m: ((n, n), (n, n)),
+                        ("general", "general")),),
+    )
+)
+det_minors: Callable[..., Expr] = declare(
+    Operation(
+        name="det_minors",
+        family="linalg",
+        doc="the k-th derivative tensor of det X (axes a1, b1, ..., ak, bk): signed "
+        "(n − k)-minors",
+        shape=_minors_shape,
+        numpy=det_minors_kernel,
+        reference=brute_force_minors,
+        attrs=("k",),
+        check=_minors_check,
+        differential=_d_det_minors,
+        flops=lambda shapes: 12 * shapes[0][0] ** 3,
+        notation=Notation(numpy_lines=det_minors_lines),
+        samples=(Sample("det-minors-2", lambda x: det_minors(x, 2), _square_samples,
+                        ("general",)),),
+    )
+)
+
+
+def _size_of(shape: Shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))
 
 
 det: Callable[..., Expr] = declare(
@@ -224,16 +330,15 @@ det: Callable[..., Expr] = declare(
         shape=square("det", lambda n: ()),
         numpy=np.linalg.det,
         differential=_d_det,
-        domain=_invertible,
         simplify=_at_identity(_scalar(1.0)),
         flops=lambda shapes: _cubic(shapes, 2 / 3),
         notation=Notation(latex=r"\det{0:arg}", numpy="np.linalg.det({0})"),
         numpy_functions=((np.linalg.det, None),),
         language=Language(("det",), "determinant of a square matrix", "(n,n) -> ()"),
         samples=(
-            # at a singular X the gradient adj(X)ᵀ exists and is computed; the second
-            # derivative goes through X⁻¹ (d adj), so it is checked at invertible X only
-            Sample("det", None, _square_samples, ("general",), orders=(1,)),
+            # a polynomial: every derivative exists at every X (singular ones too),
+            # computed through adj, adj_frechet and det_minors without X⁻¹
+            Sample("det", None, _square_samples, ("general",)),
             Sample("det-invertible", None, _square_samples, ("invertible",)),
         ),
         fuzz=(Fuzz("invertible", bound=lambda lo, hi, n: hi**n),),
@@ -273,16 +378,15 @@ adj: Callable[..., Expr] = declare(
         family="linalg",
         doc="adjugate of a square matrix (det(X) X⁻¹ where X is invertible; defined for all X)",
         shape=square("adj", lambda n: (n, n)),
-        numpy=_adjugate,
+        numpy=adjugate,
         reference=cofactor_adjugate,
-        domain=_invertible,
         differential=_d_adj,
         simplify=_at_identity(lambda n, dt: delta(n, dt)),
         preserves_symmetry=True,
         flops=lambda shapes: _cubic(shapes, 12),
-        notation=Notation(latex=r"\operatorname{{adj}}{0:arg}", numpy_lines=_adjugate_lines),
+        notation=Notation(latex=r"\operatorname{{adj}}{0:arg}", numpy_lines=adjugate_lines),
         language=Language(("adj",), "adjugate of a square matrix", "(n,n) -> (n,n)"),
-        samples=(Sample("adj", None, _square_samples, ("invertible",)),),
+        samples=(Sample("adj", None, _square_samples, ("general",)),),
         fuzz=(Fuzz("invertible", bound=lambda lo, hi, n: max(1.0, hi) ** (n - 1)),),
     )
 )
@@ -299,7 +403,9 @@ def slogdet(x: Any) -> tuple[Expr, Expr]:
 
 
 def solve(a: Any, b: Any) -> Expr:
-    """``A⁻¹ B`` (evaluated by a linear solve, never by forming the inverse)."""
+    """``A⁻¹ B`` (evaluated by a linear solve, never by forming the inverse).  An
+    exactly singular ``A`` raises ``LinAlgError``; an ill-conditioned one (estimated
+    relative error ``κ₁(A) · eps`` above 1e-6) warns with ``IllConditionedWarning``."""
     ae, be = as_expr(a), as_expr(b)
     if ae.ndim != 2 or ae.shape[0] != ae.shape[1]:
         raise ShapeError(f"solve needs a square matrix A, got shape {ae.shape}")
