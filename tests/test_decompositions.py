@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from linalg_checks import close, directional
 
 import matgrad as mg
-from matgrad import numeric
 from matgrad.errors import DegenerateSpectrumError, NonFiniteError, NotDifferentiableError
 from matgrad.ir.expr import Expr
 
@@ -46,21 +46,6 @@ def sym_matrix(eigenvalues: Any, seed: int = 0) -> np.ndarray:
 def sym_dir(n: int) -> np.ndarray:
     e = RNG.standard_normal((n, n))
     return np.asarray((e + e.T) / 2)
-
-
-def directional(fn: Callable[[np.ndarray], Any], x0: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """``d/dt fn(x0 + t e)`` at 0 (Richardson extrapolation)."""
-    return np.asarray(numeric.jacobian(lambda t: np.asarray(fn(x0 + t * e), dtype=float),
-                                       np.array(0.0), method="richardson"))
-
-
-def close(got: Any, want: Any, tol: float = 1e-6) -> None:
-    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    assert np.all(np.isfinite(got)), got
-    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
-    err = float(np.max(np.abs(got - want), initial=0.0)) / scale
-    assert err < tol, f"error {err:.2e} (scale {scale:.3g})"
 
 
 def check_scalar(f: Expr, x: Any, x0: np.ndarray, dirs: list[np.ndarray], *,

@@ -20,6 +20,7 @@ decomposition is an operation of its own.  (The SVD is in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -28,12 +29,12 @@ import numpy as np
 from matgrad._types import FloatArray as Array
 from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, ShapeError
-from matgrad.ir.apply import Apply, Language, Notation, Operation, Sample
+from matgrad.ir.apply import Apply, Fuzz, Language, Notation, Operation, Sample
 from matgrad.ir.expr import Expr, add, as_expr, constant, delta, einsum_node
 from matgrad.ops.core import matmul, transpose
 from matgrad.ops.indexing import tril
 from matgrad.ops.linalg import inv
-from matgrad.ops.registry import declare, language_function, register_numpy
+from matgrad.ops.registry import declare, language_function, operation, register_numpy
 from matgrad.ops.singular import (
     complement_projector,
     embed,
@@ -56,9 +57,13 @@ _real = real_dtype
 def _d_cholesky(node: Expr, d: tuple[Expr, ...]) -> Expr:
     """``dL = L Φ(L⁻¹ sym(dA) L⁻ᵀ)``, ``Φ(X) = tril(X) − ½ diag(X)`` (Murray 2016,
     eq. 9; Seeger et al. 2017); the tangent is symmetrized: NumPy reads only the lower
-    triangle, matgrad returns the symmetric gradient."""
-    li = inv(node)
-    x = einsum_node([li, sym(d[0]), li], [("i", "p"), ("p", "q"), ("j", "q")], ("i", "j"))
+    triangle, matgrad returns the symmetric gradient.  ``L⁻¹ S L⁻ᵀ`` (``S = sym(dA)``)
+    is two triangular solves, ``L⁻¹ (L⁻¹ S)ᵀ``, not products with an inverse: reverse
+    accumulation then costs two ``trsm`` and one product."""
+    solve = operation("solve_triangular")
+    attrs = {"trans": 0, "lower": True, "unit_diagonal": False}
+    left = solve(node, sym(d[0]), **attrs)
+    x = solve(node, transpose(left), **attrs)
     n = node.shape[0]
     phi = add([tril(x), einsum_node([x, delta(n)], [("i", "j"), ("i", "j")], ("i", "j"))],
               [1, -0.5])
@@ -95,6 +100,7 @@ cholesky: Callable[..., Expr] = declare(Operation(
     language=Language(("cholesky", "chol"), "lower Cholesky factor of an SPD matrix",
                       "(n,n) -> (n,n)"),
     samples=(Sample("cholesky", lambda a: cholesky(sym(a)), lambda n, m: ((n, n),), ("spd",)),),
+    fuzz=(Fuzz("spd", bound=lambda lo, hi, n: math.sqrt(hi)),),
 ))
 
 
@@ -229,6 +235,8 @@ qr_q: Callable[..., Expr] = declare(Operation(
         Sample("qr-q-complete", lambda a: complement_projector(qr_q(_qr_sample(a), True),
                                                                a.shape[1]), _tall, ("general",)),
     ),
+    fuzz=(Fuzz("full_rank", bound=lambda lo, hi, n, complete: 1.0,
+               attrs=({"complete": False},), squared=True),),
 ))
 qr_r: Callable[..., Expr] = declare(Operation(
     name="qr_r",
@@ -247,6 +255,8 @@ qr_r: Callable[..., Expr] = declare(Operation(
         Sample("qr-r-wide", lambda a: qr_r(_qr_sample(a), False), lambda n, m: ((n, n + m),),
                ("general",)),
     ),
+    fuzz=(Fuzz("full_rank", bound=lambda lo, hi, n, complete: hi,
+               attrs=({"complete": False},), squared=True),),
 ))
 
 
@@ -337,6 +347,8 @@ pinv: Callable[..., Expr] = declare(Operation(
             lambda n, m: ((min(n, 2) + 1, min(n, 2)), (min(n, 2), min(n, 2) + 2)),
             ("general", "general")),
     ),
+    fuzz=(Fuzz("full_rank", bound=lambda lo, hi, n, rcond: 1.0 / lo,
+               attrs=({"rcond": 1e-15},)),),
 ))
 
 

@@ -486,13 +486,14 @@ logm, frechet_logm = _declare(
     _Function(
         "logm", "principal matrix logarithm", lambda x, a: inv(x),
         domain="spd", at=(Delta, _zero), cost=60.0,
+        fuzz=(Fuzz("spd", bound=lambda lo, hi, n: max(abs(math.log(lo)), abs(math.log(hi)))),),
     )
 )
 sqrtm, frechet_sqrtm = _declare(
     _Function(
         "sqrtm", "principal matrix square root", lambda x, a: add([inv(_BUILT["sqrtm"](x))], [0.5]),
         domain="spd", latex="{0:base}^{{1/2}}", superscript=True, at=(Delta, _identity),
-        cost=30.0,
+        cost=30.0, fuzz=(Fuzz("spd", bound=lambda lo, hi, n: math.sqrt(hi)),),
     )
 )
 sinm, frechet_sinm = _declare(
@@ -513,5 +514,7 @@ fractional_matrix_power, frechet_fractional_matrix_power = _declare(
         "fractional_matrix_power", "principal matrix power X^t for a real t",
         _power_derivative, domain="spd", latex="{0:base}^{{{t}}}", superscript=True,
         at=(Delta, _identity), cost=60.0, power=True,
+        fuzz=(Fuzz("spd", bound=lambda lo, hi, n, t: max(lo**t, hi**t),
+                   attrs=({"t": 0.5}, {"t": -0.5}, {"t": 1.5})),),
     )
 )

@@ -35,7 +35,7 @@ import numpy as np
 from matgrad._types import FloatArray as Array
 from matgrad._types import Shape
 from matgrad.errors import NonFiniteError, ShapeError
-from matgrad.ir.apply import Apply, Language, Linear, Notation, Operation, Sample
+from matgrad.ir.apply import Apply, Fuzz, Language, Linear, Notation, Operation, Sample
 from matgrad.ir.expr import Expr, Zero, add, as_expr, constant, einsum_node, zeros
 from matgrad.ops.core import matmul, transpose
 from matgrad.ops.elementwise import power
@@ -43,6 +43,7 @@ from matgrad.ops.registry import declare, register_numpy
 from matgrad.ops.spectral_numerics import (
     DECOMPOSITIONS,
     check_distinct,
+    gram_power,
     real_dtype,
     second_live,
     spectral_terms,
@@ -291,6 +292,7 @@ svd_values: Callable[..., Expr] = declare(Operation(
                       numpy="np.linalg.svd({0}, compute_uv=False)"),
     language=Language(("svdvals",), "singular values of a matrix, descending", "(m,n) -> (k)"),
     samples=(Sample("svd-values", lambda a: svd_values(separated_rect(a)), _rect, ("general",)),),
+    fuzz=(Fuzz("full_rank", bound=lambda lo, hi, n: hi),),
 ))
 
 
@@ -338,6 +340,8 @@ svd_u: Callable[..., Expr] = declare(Operation(
             svd_u(separated_rect(a), True), a.shape[1]),
                lambda n, m: ((n + 1, n),), ("general",)),
     ),
+    fuzz=(Fuzz("full_rank", bound=lambda lo, hi, n, full_matrices: 1.0,
+               attrs=({"full_matrices": False},), squared=True),),
 ))
 svd_vh: Callable[..., Expr] = declare(Operation(
     name="svd_vh",
@@ -358,6 +362,8 @@ svd_vh: Callable[..., Expr] = declare(Operation(
             transpose(svd_vh(separated_rect(a), True)), a.shape[0]),
                lambda n, m: ((n, n + 1),), ("general",)),
     ),
+    fuzz=(Fuzz("full_rank", bound=lambda lo, hi, n, full_matrices: 1.0,
+               attrs=({"full_matrices": False},), squared=True),),
 ))
 svd_gaps: Callable[..., Expr] = declare(Operation(
     name="svd_gaps",
@@ -536,6 +542,10 @@ def _power_canonical(a: Expr, *, p: float) -> Expr | None:
 
 
 def _power_kernel(a: Any, p: float) -> Array:
+    if DECOMPOSITIONS.peek("svd", np.asarray(a)) is None:  # no SVD at hand: try the Gram
+        found = gram_power(np.asarray(a), p)
+        if found is not None:
+            return found
     u, s, vh = _svd(a, False)
     with np.errstate(divide="ignore"):
         sp = np.ones_like(s) if p == 0 else np.power(s, p)
@@ -592,6 +602,8 @@ svd_power: Callable[..., Expr] = declare(Operation(
         Sample("svd-power-inverse", lambda a: svd_power(separated_rect(a), -1.0), _rect,
                ("general",)),
     ),
+    fuzz=(Fuzz("full_rank", bound=lambda lo, hi, n, p: max(lo**p, hi**p),
+               attrs=({"p": 0.0}, {"p": -1.0}, {"p": 0.5}, {"p": 2.0})),),
 ))
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from matgrad._types import FloatArray as Array
 from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, ShapeError
-from matgrad.ir.apply import Apply, Language, Linear, Notation, Operation, Sample
+from matgrad.ir.apply import Apply, Fuzz, Language, Linear, Notation, Operation, Sample
 from matgrad.ir.expr import Expr, Zero, add, as_expr, constant, einsum_node, zeros
 from matgrad.ops.core import transpose
 from matgrad.ops.registry import declare, operation, register_numpy
@@ -144,6 +144,8 @@ eigh_values: Callable[..., Expr] = declare(Operation(
                       "(n,n) -> (n)"),
     samples=(Sample("eigh-values", lambda a: eigh_values(separated(a)), square_samples,
                     ("general",)),),
+    fuzz=(Fuzz("symmetric", bound=lambda lo, hi, n: max(abs(lo), abs(hi))),
+          Fuzz("spd", bound=lambda lo, hi, n: hi)),
 ))
 eigh_vectors: Callable[..., Expr] = declare(Operation(
     name="eigh_vectors",
@@ -159,6 +161,7 @@ eigh_vectors: Callable[..., Expr] = declare(Operation(
                       "(n,n) -> (n,n)"),
     samples=(Sample("eigh-vectors-squared", lambda a: entrywise_square(eigh_vectors(separated(a))),
                     square_samples, ("general",)),),
+    fuzz=(Fuzz("symmetric", bound=lambda lo, hi, n: 1.0, squared=True),),
 ))
 inverse_gaps: Callable[..., Expr] = declare(Operation(
     name="inverse_gaps",

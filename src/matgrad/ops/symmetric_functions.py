@@ -25,6 +25,7 @@ a non-positive one, a negative power of a numerically zero one) raises
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,7 +34,7 @@ import numpy as np
 from matgrad._types import FloatArray as Array
 from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, NonFiniteError, ShapeError
-from matgrad.ir.apply import Apply, Language, Linear, Notation, Operation, Sample
+from matgrad.ir.apply import Apply, Fuzz, Language, Linear, Notation, Operation, Sample
 from matgrad.ir.expr import Expr, Zero, add, as_expr, delta, einsum_node, is_symmetric, zeros
 from matgrad.ops.core import matmul, trace
 from matgrad.ops.registry import declare, language_function, operation
@@ -52,6 +53,7 @@ from matgrad.ops.spectral_numerics import (
     scalar_function,
     second_live,
     separated,
+    spd_inverse,
     square_samples,
     square_size,
     sym,
@@ -172,6 +174,10 @@ def _check_f(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _function_kernel(a: Any, f: ScalarFunction) -> Array:
+    if f.kind == "power" and f.p == -1:  # the gradient of log det: S⁻¹ by Cholesky
+        inverse = spd_inverse(np.asarray(a))
+        if inverse is not None:
+            return inverse
     w, v = eigh_cached(np.asarray(a))
     f.check(w, f"eigh_function(A, {f})")
     values = f(w)
@@ -239,6 +245,9 @@ eigh_function: Callable[..., Expr] = declare(Operation(
         Sample("eigh-function-exp", lambda a: eigh_function(sym(a), "exp"), square_samples,
                ("symmetric",)),
     ),
+    fuzz=(Fuzz("spd", bound=lambda lo, hi, n, f: {
+        "log": max(abs(math.log(lo)), abs(math.log(hi))), "exp": math.exp(hi),
+        "sqrt": math.sqrt(hi)}[f], attrs=({"f": "log"}, {"f": "exp"}, {"f": "sqrt"})),),
 ))
 
 

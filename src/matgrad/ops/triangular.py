@@ -26,7 +26,7 @@ import scipy.linalg
 
 from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, ShapeError, UnsupportedOperationError
-from matgrad.ir.apply import Apply, Linear, Notation, Operation, Sample
+from matgrad.ir.apply import Apply, Fuzz, Linear, Notation, Operation, Sample
 from matgrad.ir.expr import Expr, Zero, add, as_expr, einsum_node, zeros
 from matgrad.ops.decompositions import cholesky
 from matgrad.ops.indexing import permute, tril, triu
@@ -175,6 +175,11 @@ _SOLVE = Operation(
             ("general", "general"),
         ),
     ),
+    # the triangle of an spd form D + E (‖E‖_F ≤ 1/4, D ≥ I) has singular values ≥ 1/2
+    fuzz=(Fuzz("spd", operands=("general",), bound=lambda lo, hi, n, **attrs: 2.0 * n * hi[1],
+               attrs=({"trans": 0, "lower": True, "unit_diagonal": False},
+                      {"trans": 1, "lower": False, "unit_diagonal": False},
+                      {"trans": 0, "lower": False, "unit_diagonal": True})),),
 )
 declare(_SOLVE)
 
