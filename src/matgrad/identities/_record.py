@@ -47,6 +47,19 @@ CONDITIONS: dict[str, str] = {
     "singular": "rank exactly one less than full (a corank-1 square matrix)",
     "positive entries": "every entry in [0.5, 2]",
     "nonzero entries": "every entry at least 0.5 away from zero",
+    "distinct eigenvalues": (
+        "simple eigenvalues, well separated: spread evenly over [-2, 2] (over [0.5, 2] "
+        "with positive definite) with a jitter of a quarter spacing; with symmetric or "
+        "positive definite"
+    ),
+    "distinct singular values": (
+        "full rank with simple singular values, well separated: spread evenly over "
+        "[0.5, 2] with a jitter of a quarter spacing"
+    ),
+    "small norm": (
+        "spectral norm in [0.5, 1]: the spectrum lies in the unit disc, inside the strip "
+        "|Im λ| < π where logm(expm X) = X"
+    ),
 }
 """The condition kinds a symbol can carry, and what they mean for the values drawn."""
 
@@ -66,6 +79,13 @@ _RECIPES: dict[frozenset[str], str] = {
     frozenset({"singular"}): "singular",
     frozenset({"positive entries"}): "positive",
     frozenset({"nonzero entries"}): "nonzero",
+    frozenset({"symmetric", "distinct eigenvalues"}): "symmetric distinct",
+    frozenset({"positive definite", "distinct eigenvalues"}): "spd distinct",
+    frozenset({"distinct singular values"}): "distinct singular",
+    frozenset({"full column rank", "distinct singular values"}): "distinct singular",
+    frozenset({"full row rank", "distinct singular values"}): "distinct singular",
+    frozenset({"invertible", "distinct singular values"}): "distinct singular",
+    frozenset({"small norm"}): "small norm",
 }
 
 
@@ -310,7 +330,7 @@ def _check_condition_shape(
     identity: str, name: str, kinds: frozenset[str], shape: Shape
 ) -> None:
     square_kinds = {"square", "invertible", "symmetric", "positive definite",
-                    "positive definite part", "singular"}
+                    "positive definite part", "singular", "distinct eigenvalues"}
     if kinds & square_kinds and (len(shape) != 2 or shape[0] != shape[1]):
         raise ShapeError(
             f"identity {identity!r}: {name} must be a square matrix "
@@ -350,6 +370,13 @@ def draw_value(kinds: frozenset[str], shape: Shape, rng: np.random.Generator) ->
         raise InvalidArgumentError(f"no way to draw a value with conditions {sorted(kinds)}")
     if recipe == "normal":
         return np.asarray(rng.standard_normal(shape), dtype=np.float64)
+    if recipe == "small norm":
+        raw = rng.standard_normal(shape)
+        top = float(np.linalg.norm(raw, 2)) if raw.ndim == 2 else float(np.abs(raw).max())
+        return np.asarray(raw * rng.uniform(0.5, 1.0) / top, dtype=np.float64)
+    if recipe == "distinct singular":
+        values = _spread(min(shape), 0.5, 2.0, rng)[::-1]
+        return _random.with_singular_values((shape[0], shape[1]), values, rng)
     if recipe == "positive":
         return np.asarray(rng.uniform(0.5, 2.0, shape), dtype=np.float64)
     if recipe == "nonzero":
@@ -360,6 +387,10 @@ def draw_value(kinds: frozenset[str], shape: Shape, rng: np.random.Generator) ->
         return _random.symmetric(n, rng)
     if recipe == "spd":
         return _random.spd(n, rng)
+    if recipe == "symmetric distinct":
+        return _random.with_eigenvalues(_spread(n, -2.0, 2.0, rng), rng)
+    if recipe == "spd distinct":
+        return _random.with_eigenvalues(_spread(n, 0.5, 2.0, rng), rng)
     if recipe == "symmetric invertible":
         lam = rng.uniform(0.5, 2.0, n) * rng.choice(np.array([-1.0, 1.0]), size=n)
         return _random.with_eigenvalues(lam, rng)
@@ -375,6 +406,17 @@ def draw_value(kinds: frozenset[str], shape: Shape, rng: np.random.Generator) ->
         sv[-1] = 0.0
         return _random.with_singular_values((n, shape[1]), sv, rng)
     raise AssertionError(f"unhandled recipe {recipe!r}")  # pragma: no cover
+
+
+def _spread(k: int, low: float, high: float, rng: np.random.Generator) -> np.ndarray:
+    """``k`` ascending values spread evenly over ``[low, high]``, each moved by a
+    random jitter of at most a quarter of the spacing (so adjacent values are at
+    least half the spacing apart); one value is uniform in the interval."""
+    if k == 1:
+        return np.array([rng.uniform(low, high)])
+    spacing = (high - low) / (k - 1)
+    jitter = rng.uniform(-spacing / 4, spacing / 4, k)
+    return np.clip(np.linspace(low, high, k) + jitter, low, high)
 
 
 # --------------------------------------------------------------------------- authoring
@@ -447,7 +489,7 @@ def entry(
     specs = parse_symbols(symbols)
     conds = list(parse_conditions(conditions or {}))
     implied = {"invertible", "symmetric", "positive definite", "positive definite part",
-               "singular"}
+               "singular", "distinct eigenvalues"}
     for spec in specs:
         kinds = {c.kind for c in conds if c.symbol == spec.name}
         if len(spec.dims) == 2 and spec.dims[0] == spec.dims[1] and not kinds & implied:

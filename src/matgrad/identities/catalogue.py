@@ -11,13 +11,17 @@ import difflib
 
 from matgrad.identities._record import Identity
 from matgrad.identities.book import ENTRIES as _BOOK
+from matgrad.identities.decomposition import ENTRIES as _DECOMPOSITION
 from matgrad.identities.determinant import ENTRIES as _DETERMINANT
 from matgrad.identities.inverse import ENTRIES as _INVERSE
 from matgrad.identities.jacobian import ENTRIES as _JACOBIAN
 from matgrad.identities.learning import ENTRIES as _LEARNING
+from matgrad.identities.matfunc import ENTRIES as _MATFUNC
 from matgrad.identities.norm import ENTRIES as _NORM
 from matgrad.identities.quadratic import ENTRIES as _QUADRATIC
 from matgrad.identities.second_order import ENTRIES as _SECOND_ORDER
+from matgrad.identities.singular import ENTRIES as _SINGULAR
+from matgrad.identities.spectral import ENTRIES as _SPECTRAL
 from matgrad.identities.symmetric import ENTRIES as _SYMMETRIC
 from matgrad.identities.trace import ENTRIES as _TRACE
 
@@ -35,11 +39,17 @@ TOPICS: dict[str, str] = {
     "second-order": "Hessians and other second derivatives",
     "structured": "Symmetric and other structured variables",
     "learning": "Losses and layers of machine learning",
+    "spectral": "Eigenvalues, eigenvectors and spectral functions of symmetric matrices",
+    "matrix-function": "Matrix functions (expm, logm, sqrtm, sinm, cosm, powers) and their "
+    "Fréchet derivatives",
+    "singular-value": "Singular values and the spectral, nuclear and Schatten norms",
+    "decomposition": "Cholesky, QR, the pseudo-inverse and least squares",
 }
 """Each topic and its heading, in the order the catalogue presents them."""
 
 _ENTRY_GROUPS = (_BOOK, _TRACE, _DETERMINANT, _INVERSE, _QUADRATIC, _NORM, _JACOBIAN,
-                 _SECOND_ORDER, _SYMMETRIC, _LEARNING)
+                 _SECOND_ORDER, _SYMMETRIC, _LEARNING, _SPECTRAL,
+                 _MATFUNC, _SINGULAR, _DECOMPOSITION)
 
 
 def _build() -> dict[str, Identity]:

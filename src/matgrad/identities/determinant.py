@@ -229,7 +229,7 @@ ENTRIES: tuple[Identity, ...] = (
         name="det-scalar-multiple",
         title="Determinant of a scalar multiple, d/dc det(cX)",
         latex=r"\frac{d \det(cX)}{dc} = n\,c^{n-1}\det(X)",
-        source="Matrix Cookbook (2012) section 1.1 (det(cA) = cⁿ det A), differentiated",
+        source="Matrix Cookbook (2012) §1.2, eq. (19) (det(cA) = cⁿ det A), differentiated",
         topic="determinant",
         symbols={"c": "", "X": "n n"},
         wrt="c",

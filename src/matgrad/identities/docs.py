@@ -60,9 +60,21 @@ The same check runs from the command line: `matgrad identities verify`.
 * **Sources.** "MML (5.100)" is an equation of *Mathematics for Machine Learning*
   (Deisenroth, Faisal, Ong), chapter 5; "Matrix Cookbook (2012) eq. (49)" is an
   equation of the Matrix Cookbook (Petersen & Pedersen, version of November 15,
-  2012). "Derived" entries follow from the cited ones; "corrected" entries give the
-  general form where a published formula needs an assumption it does not state, or
-  is wrong.
+  2012); a rule the cookbook states without a number is cited by its section
+  ("§2.5, the unnumbered rule …"). The decomposition and matrix-function entries
+  also cite N. J. Higham, *Functions of Matrices: Theory and Computation* (SIAM,
+  2008); A. S. Lewis, "Derivatives of spectral functions", *Math. Oper. Res.* 21
+  (1996); Ju. L. Daleckii & S. G. Krein (1965) with R. Bhatia, *Matrix Analysis*
+  (Springer, 1997) §V.3; J. R. Magnus, "On differentiating eigenvalues and
+  eigenvectors", *Econometric Theory* 1 (1985); G. H. Golub & V. Pereyra, "The
+  differentiation of pseudo-inverses and nonlinear least squares problems", *SIAM
+  J. Numer. Anal.* 10 (1973); I. Murray, "Differentiation of the Cholesky
+  decomposition", arXiv:1602.07527 (2016); J. Townsend, "Differentiating the singular
+  value decomposition" (2016); C. E. Rasmussen & C. K. I. Williams,
+  *Gaussian Processes for Machine Learning* (MIT Press, 2006). "Derived" entries
+  follow from the cited ones (the derivation is in the notes); "corrected" entries
+  give the general form where a published formula needs an assumption it does not
+  state, or is wrong.
 
 ```python
 import matgrad as mg

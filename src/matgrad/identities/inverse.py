@@ -144,7 +144,7 @@ ENTRIES: tuple[Identity, ...] = (
         latex=r"\frac{\partial J}{\partial A} = -A^{-\top}\frac{\partial J}{\partial W}A^{-\top},"
         r"\quad W = A^{-1},\ J = \operatorname{tr}(W^\top W),\ "
         r"\frac{\partial J}{\partial W} = 2W",
-        source=_CB + "(65)",
+        source="Matrix Cookbook (2012) §2.2, the unnumbered rule after eq. (64)",
         topic="inverse",
         symbols={"A": "n n"},
         conditions={"A": "invertible"},
@@ -194,7 +194,8 @@ ENTRIES: tuple[Identity, ...] = (
         name="trace-inv-X-squared",
         title="tr(X⁻²), a negative matrix power",
         latex=r"\frac{\partial \operatorname{tr}(X^{-2})}{\partial X} = -2(X^{-3})^\top",
-        source="Matrix Cookbook (2012) eq. (98) with F(X) = X⁻², f(x) = −2x⁻³",
+        source="Matrix Cookbook (2012) §2.5, the unnumbered rule ∂ tr F(X)/∂X = f(X)ᵀ that "
+        "opens the section, with F(X) = X⁻², f(x) = −2x⁻³",
         topic="inverse",
         symbols={"X": "n n"},
         conditions={"X": "invertible"},

@@ -271,7 +271,7 @@ ENTRIES: tuple[Identity, ...] = (
         latex=r"\frac{\partial}{\partial x}\frac{x^\top A^\top A x}{x^\top B^\top B x} = "
         r"\frac{2A^\top A x}{x^\top B^\top B x} - \frac{2\,x^\top A^\top A x\, B^\top B x}"
         r"{(x^\top B^\top B x)^2}",
-        source=_CB + "(94)",
+        source=_CBS + "(94)–(95)",
         topic="quadratic",
         symbols={"x": "n", "A": "k n", "B": "p n"},
         conditions={"B": "full column rank"},
@@ -287,7 +287,7 @@ ENTRIES: tuple[Identity, ...] = (
         name="quadratic-xtAx-plus-btx",
         title="Gradient of xᵀAx + bᵀx",
         latex=r"\nabla_x (x^\top A x + b^\top x) = (A + A^\top)x + b",
-        source=_CBS + "(95)–(96)",
+        source=_CBS + "(96)–(97)",
         topic="quadratic",
         symbols={"x": "n", "A": "n n", "b": "n"},
         wrt="x",

@@ -57,7 +57,7 @@ ENTRIES: tuple[Identity, ...] = (
         title="Hessian of xᵀAx + bᵀx",
         latex=r"\frac{\partial^2 (x^\top A x + b^\top x)}{\partial "
         r"x\,\partial x^\top} = A + A^\top",
-        source=_CB + "(97); MML (5.146)",
+        source=_CB + "(98); MML (5.146)",
         topic="second-order",
         symbols={"x": "n", "A": "n n", "b": "n"},
         wrt="x",
@@ -83,7 +83,7 @@ ENTRIES: tuple[Identity, ...] = (
         name="hessian-norm-Ax-minus-b",
         title="Hessian of least squares, ‖Ax − b‖²",
         latex=r"\frac{\partial^2 \|Ax - b\|_2^2}{\partial x\,\partial x^\top} = 2A^\top A",
-        source="MML Example 5.11 differentiated again; " + _CB + "(97)",
+        source="MML Example 5.11 differentiated again; " + _CB + "(98)",
         topic="second-order",
         symbols={"A": "m n", "x": "n", "b": "m"},
         wrt="x",
@@ -224,13 +224,12 @@ ENTRIES: tuple[Identity, ...] = (
         closed_form=_det_hessian_minors,
         notes=_HESSIAN_LAYOUT + """ det X is a polynomial, so its Hessian exists at every
         X; at a singular X of corank 1 it is not zero.  hessian-det's closed form divides
-        by det X and cannot be used there.""",
+        by det X and cannot be used there.  matgrad differentiates det without X⁻¹: the
+        gradient adj(X)ᵀ and the derivative of adj come from the SVD X = UΣVᵀ, where
+        d adj(X)[E] = det(U)det(V)·V(diag(Q diag Ẽ) − Q∘Ẽ)Uᵀ with Ẽ = UᵀEV and
+        Q_ij = Π_{k≠i,j} σ_k (products of singular values, no division), so the Hessian is
+        right at exactly and numerically singular X alike.""",
         sizes=[{"n": 3}, {"n": 4}],
-        core_gap="""matgrad differentiates det twice through d adj(X) = tr(adj(X) dX) X⁻¹ −
-        adj(X) dX X⁻¹, which needs X⁻¹: at an exactly singular X evaluation raises
-        LinAlgError, and at a numerically singular X (σ_min ~ 1e-16) it returns wrong
-        numbers silently (errors of order 10 on entries of order 1), although the
-        Hessian, like the Jacobian of adj, is a polynomial defined everywhere.""",
     ),
     entry(
         name="hessian-aXinvb",

@@ -491,16 +491,17 @@ ENTRIES: tuple[Identity, ...] = (
         function=lambda s: ops.trace(ops.sin(s.X)),
         closed_form=lambda s: s.eye("n") * ops.cos(s.X),
         notes="""Trap: in the cookbook sin(X) is the matrix function (its power series), and
-        ∂ tr(sin X)/∂X = cos(X)ᵀ with the matrix cosine.  matgrad's sin is elementwise,
-        and matgrad has no matrix sine, so this entry is the elementwise reading: only the
-        diagonal of X enters, and the gradient is diagonal.  The matrix-function form is
-        instantiated with F(X) = X⁻¹ (trace-inv-X) and with powers (trace-X3).""",
+        ∂ tr(sin X)/∂X = cos(X)ᵀ with the matrix cosine.  matgrad's sin is elementwise
+        (NumPy's), so this entry is the elementwise reading: only the diagonal of X
+        enters, and the gradient is diagonal.  The matrix-function form, with mg.sinm
+        and mg.cosm, is trace-sinm (topic matrix-function).""",
     ),
     entry(
         name="trace-inv-X",
         title="Trace of the inverse, tr(X⁻¹)",
         latex=r"\frac{\partial \operatorname{tr}(X^{-1})}{\partial X} = -(X^{-2})^\top",
-        source=_CB + "(98) with F(X) = X⁻¹, f(x) = −1/x²; also (64) with A = 0",
+        source="Matrix Cookbook (2012) §2.5, the unnumbered rule ∂ tr F(X)/∂X = f(X)ᵀ that "
+        "opens the section, with F(X) = X⁻¹, f(x) = −1/x²; also " + _CB + "(64) with A = 0",
         topic="trace",
         symbols={"X": "n n"},
         conditions={"X": "invertible"},
