@@ -14,7 +14,7 @@ import pytest
 
 import matgrad as mg
 from matgrad import numeric
-from matgrad.errors import UnsupportedOperationError
+from matgrad.errors import BindingError, UnsupportedOperationError
 from matgrad.ir.expr import Expr
 from matgrad.ir.node import FUNCTION_HANDLERS, HOOKS
 
@@ -82,6 +82,16 @@ CASES: list[tuple[str, Method, tuple[int, ...], Any, Method]] = [
     ("trace", lambda a: a.trace(), (3, 3), np.trace, lambda a: np.trace(a)),
     ("trace-offset", lambda a: a.trace(offset=-1), (3, 4), np.trace,
      lambda a: np.trace(a, offset=-1)),
+    ("cumsum", lambda a: a.cumsum(axis=1), (3, 4), np.cumsum, lambda a: np.cumsum(a, axis=1)),
+    ("cumprod", lambda a: a.cumprod(0), (3, 4), np.cumprod, lambda a: np.cumprod(a, 0)),
+    ("round", lambda a: a.round(1), (3, 4), np.round, lambda a: np.round(a, 1)),
+    ("repeat", lambda a: a.repeat(2, axis=0), (3, 4), np.repeat,
+     lambda a: np.repeat(a, 2, axis=0)),
+    ("take", lambda a: a.take([0, 2], axis=1), (3, 4), np.take,
+     lambda a: np.take(a, [0, 2], axis=1)),
+    ("real", lambda a: a.real, (3, 4), np.real, lambda a: np.real(a)),
+    ("imag", lambda a: a.imag, (3, 4), np.imag, lambda a: np.imag(a)),
+    ("mT", lambda a: a.mT, (2, 3, 4), np.swapaxes, lambda a: np.swapaxes(a, -1, -2)),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -237,3 +247,30 @@ def test_iteration_gives_the_entries_along_the_first_axis() -> None:
     )
     with pytest.raises(UnsupportedOperationError, match="iteration over a scalar"):
         iter(mg.Scalar("s"))
+
+
+def test_conj_is_the_ufunc_and_the_expression_itself_when_real() -> None:
+    x = mg.Matrix("x", (2, 3))
+    assert x.conj() is np.conjugate(x) and x.conjugate() is x.conj()
+    v = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(x.conj().evaluate(x=v), v)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin", "argsort", "sort"])
+def test_index_valued_and_in_place_methods_are_refused_with_the_reason(name: str) -> None:
+    x = mg.Vector("x", 4)
+    with pytest.raises(UnsupportedOperationError, match=r"traced|in place"):
+        getattr(x, name)()
+
+
+def test_a_constant_built_from_an_expression_evaluates_at_its_symbols() -> None:
+    """``np.zeros_like(x)``, ``x.imag`` are constants, yet derived from ``x``: they
+    accept a value for ``x`` (and check its shape); an unknown name stays an error."""
+    x = mg.Matrix("x", (2, 3))
+    v = np.ones((2, 3))
+    for expr in (np.zeros_like(x), x.imag, np.floor(x) * 0.0):
+        np.testing.assert_array_equal(expr.evaluate(x=v), np.zeros((2, 3)))
+    with pytest.raises(BindingError, match="unknown symbol 'y'"):
+        np.zeros_like(x).evaluate(y=v)
+    with pytest.raises(BindingError):
+        x.imag.evaluate(x=np.ones(4))

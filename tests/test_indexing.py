@@ -225,7 +225,7 @@ def test_printing() -> None:
     assert str(A[::-1]) == "A[::-1]"
     assert str(A[:-1, None, 0]) == "A[:3, None, 0]"
     assert str(A[[0, 0], 5]) == "A[[0, 0], 5]"
-    assert e.latex() == "A[1:3, ::2]"
+    assert e.latex() == "A_{[1:3, ::2]}"
     assert str((A @ A.T)[0]) == "(A @ A.T)[0]"
     src = e.to_numpy("f")
     assert "A[1:3, ::2]" in src

@@ -16,53 +16,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy_checks import bind, check_derivatives, close, grad_at
 
 import matgrad as mg
 from matgrad import numeric
 from matgrad.errors import InvalidArgumentError, ShapeError, UnsupportedOperationError
 
 RNG = np.random.default_rng(11)
-
-
-def close(a: Any, b: Any, tol: float = 1e-7) -> None:
-    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
-                               rtol=tol, atol=tol)
-
-
-def check_derivatives(f: Callable[[Any], Any], x0: np.ndarray, order: int = 2) -> None:
-    """``f`` traced on a symbol: its first (and second) derivative in both modes
-    against Richardson differences of ``f`` applied to arrays (NumPy itself)."""
-    x = mg.Tensor("x", x0.shape)
-    expr = f(x)
-    assert isinstance(expr, mg.Expr)
-    close(expr.evaluate(x=x0), f(x0), 1e-12)
-
-    def value(v: np.ndarray) -> Any:
-        return np.asarray(f(v), dtype=float)
-
-    d1_num = numeric.jacobian(value, x0, method="richardson")
-    for mode in ("forward", "reverse"):
-        d1 = mg.derivative(expr, x, mode=mode)
-        close(d1.evaluate(x=x0), d1_num, 1e-6)
-        if order >= 2:
-            d2 = mg.derivative(expr, x, order=2, mode=mode)
-            d2_num = numeric.jacobian(lambda v: mg.derivative(expr, x).evaluate(x=v), x0,
-                                      method="richardson")
-            close(d2.evaluate(x=x0), d2_num, 1e-5)
-
-
-def bind(expr: mg.Expr, **values: Any) -> np.ndarray:
-    """``expr`` evaluated with the values of the symbols it has."""
-    names = {s.name for s in expr.symbols()}
-    return np.asarray(expr.evaluate(**{k: v for k, v in values.items() if k in names}))
-
-
-def grad_at(expr: mg.Expr, wrt: mg.Symbol, **values: Any) -> np.ndarray:
-    """The derivative of ``expr`` with respect to ``wrt`` in both modes (equal)."""
-    fwd = mg.derivative(expr, wrt, mode="forward").evaluate(**values)
-    rev = mg.derivative(expr, wrt, mode="reverse").evaluate(**values)
-    close(fwd, rev, 1e-14)
-    return np.asarray(fwd)
 
 
 # ---------------------------------------------------------------------------------------
@@ -408,3 +368,18 @@ def test_tie_conventions_match_jax() -> None:
     for f in cases:
         want = np.asarray(jax.grad(lambda w, f=f: f(jnp, w))(jnp.asarray(v)))
         close(mg.grad(lambda w, f=f: f(np, w))(v), want, 1e-12)
+
+
+@pytest.mark.parametrize("y", [2.0, 3.0, 1.5])
+def test_varying_exponent_at_a_zero_base_has_the_limits(y: float) -> None:
+    """f(x, y) = xʸ at x = 0, y > 0 is 0 for every y near, so ∂f/∂y = 0 and
+    ∂²f/∂y² = 0 (no 0 · log 0); ∂²f/∂x∂y = lim x^(y−1)(1 + y log x) = 0 for y > 1;
+    ∂²f/∂x² = y(y − 1) x^(y−2): 2 at y = 2, 0 for y > 2 (by hand)."""
+    p = np.array([0.0, y])
+    f = lambda v: v[0] ** v[1]
+    np.testing.assert_array_equal(mg.grad(f)(p), [0.0, 0.0])
+    if y >= 2.0:
+        np.testing.assert_allclose(mg.hessian(f)(p), [[2.0 if y == 2.0 else 0.0, 0.0], [0.0, 0.0]])
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    np.testing.assert_allclose(mg.grad(f)(p), np.asarray(jax.grad(f)(jax.numpy.asarray(p))))

@@ -180,7 +180,7 @@ def test_unsupported_function_names_itself_and_the_closest_alternative(
         assert f"numpy.{alternative}" not in message  # never suggests what is not served
 
 
-@pytest.mark.parametrize("call", [np.fft.fft, np.sort, np.unique])
+@pytest.mark.parametrize("call", [np.fft.fft, np.unique, np.fft.ifft])
 def test_unsupported_function_without_a_close_alternative_says_so(call: Any) -> None:
     X = mg.Matrix("X", (3, 3))
     with pytest.raises(UnsupportedOperationError, match="not supported on matgrad expressions"):
@@ -226,3 +226,60 @@ def test_ufunc_keywords_are_named() -> None:
     X = mg.Matrix("X", (3, 3))
     with pytest.raises(UnsupportedOperationError, match=r"numpy\.exp with keyword arguments"):
         np.exp(X, out=np.empty((3, 3)))
+
+
+# ---- conversions to arrays and numbers, and Python's abs ---------------------------------
+
+
+@pytest.mark.parametrize("method", ["item", "tolist"])
+def test_item_and_tolist_name_the_problem(method: str) -> None:
+    x = mg.Vector("x", 3)
+    with pytest.raises(UnsupportedOperationError, match=rf"{method}\(\) of a matgrad expression"):
+        getattr(x, method)()
+
+
+def test_a_scipy_function_that_converts_names_itself_and_matgrads_spelling() -> None:
+    sl = pytest.importorskip("scipy.linalg")
+    X = mg.Matrix("X", (3, 3))
+    expm_message = r"scipy\.linalg\.expm .*mg\.expm\(\.\.\.\)"
+    with pytest.raises(UnsupportedOperationError, match=expm_message):
+        sl.expm(X)
+    # through a decorator's wrapper, the wrapped function is named
+    with pytest.raises(UnsupportedOperationError, match=r"scipy\.linalg\.eigh .*mg\.eigh"):
+        sl.eigh(X)
+    with pytest.raises(UnsupportedOperationError, match=r"scipy\.linalg\.schur .*no counterpart"):
+        sl.schur(X)
+    with pytest.raises(UnsupportedOperationError, match=r"grad traced .*mg\.expm"):
+        mg.grad(lambda A: np.trace(sl.expm(A)))(np.eye(3))
+
+
+def test_the_users_own_conversion_is_named_as_such() -> None:
+    def f(x: Any) -> Any:
+        x = np.asarray(x)
+        return np.sum(x**2)
+
+    with pytest.raises(UnsupportedOperationError, match=r"drop the conversion"):
+        mg.grad(f)(np.ones(3))
+
+
+def test_python_abs_is_the_absolute_value() -> None:
+    x = mg.Vector("x", 3)
+    v = np.array([-2.0, 0.5, 3.0])
+    assert np.array_equal(abs(x).evaluate(x=v), np.abs(v))
+    g = mg.grad(lambda x: np.sum(abs(x) * x))(v)
+    np.testing.assert_allclose(g, 2 * np.abs(v))  # d/dx |x| x = sign(x) x + |x| = 2|x|
+
+
+def test_assignment_to_entries_is_refused_with_the_alternatives() -> None:
+    def f(x: Any) -> Any:
+        y = x * 2.0
+        y[0] = 1.0
+        return np.sum(y)
+
+    with pytest.raises(UnsupportedOperationError, match=r"immutable.*np\.where"):
+        mg.grad(f)(np.ones(3))
+
+
+def test_copy_is_the_expression_itself() -> None:
+    v = np.array([1.0, -2.0, 3.0])
+    np.testing.assert_allclose(mg.grad(lambda x: np.sum(x.copy() ** 2))(v), 2 * v)

@@ -141,7 +141,7 @@ def test_bad_input() -> None:
     with pytest.raises(InvalidArgumentError, match="numeric"):
         mg.grad(lambda x: x)("text")
     with pytest.raises(TypeError, match="not supported"):
-        mg.grad(lambda x: np.sum(np.sort(x)))(np.ones(3))
+        mg.grad(lambda x: np.sum(np.unique(x)))(np.ones(3))
 
 
 def test_hvp_of_a_quadratic_and_of_a_network_loss() -> None:

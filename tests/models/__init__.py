@@ -6,7 +6,7 @@ Hessians on every one against numerical differentiation and against JAX."""
 
 from __future__ import annotations
 
-from models import functions, likelihoods, networks, regression
+from models import everyday, functions, likelihoods, networks, regression
 from models.base import MODELS, Model
 
-__all__ = ["MODELS", "Model", "functions", "likelihoods", "networks", "regression"]
+__all__ = ["MODELS", "Model", "everyday", "functions", "likelihoods", "networks", "regression"]

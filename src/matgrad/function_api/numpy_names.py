@@ -88,6 +88,8 @@ def _public_names(func: Any) -> tuple[str, ...]:
 def _handler_description(handler: Callable[..., Any]) -> str:
     module = getattr(handler, "__module__", None) or ""
     family = module.rpartition(".")[2] if module.startswith("matgrad.ops.") else "core"
+    if getattr(handler, "refused", False):
+        return f"refused with the reason and an alternative ({family})"
     if family == "core":
         return "the multilinear core"
     return f"a composition of operations ({family})"

@@ -24,6 +24,7 @@ import numpy as np
 from matgrad._types import Array
 from matgrad.errors import BindingError
 from matgrad.ir.expr import Expr, Symbol
+from matgrad.ir.node import HOOKS
 
 __all__ = [
     "check_bindings",
@@ -177,3 +178,6 @@ def check_value(sym: Symbol, value: Any) -> Array:
     if sym.symmetric and not np.allclose(arr, arr.T, rtol=1e-10, atol=1e-12):
         raise BindingError(f"{sym.name!r} is declared symmetric but its value is not symmetric")
     return arr
+
+
+HOOKS["provenance"] = lambda result, sources: record_derivation(result, sources)

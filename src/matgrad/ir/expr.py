@@ -28,6 +28,7 @@ Heavier rewriting (fusing einsums, eliminating deltas) is ``matgrad.calculus.sim
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import numbers
 import weakref
@@ -475,9 +476,56 @@ def _clean_number(c: complex) -> complex:
     return c
 
 
+def _add_key(node: Add) -> tuple[tuple[int, ...], tuple[tuple[str, complex], ...]]:
+    """The interning key of a sum: its terms' uids and its coefficients (memoized)."""
+    key = node._memo.get("add_key")
+    if key is None:
+        key = (tuple(t.uid for t in node.terms), tuple((type(c).__name__, c) for c in node.coeffs))
+        node._memo["add_key"] = key
+    return key
+
+
+def _add_one(total: Add, term: Expr) -> Expr | None:
+    """``total + term`` for a new term, without walking the terms in Python: the
+    step of Python's ``sum()`` over many terms (``sum(x[i] * x[i + 1] for i in
+    ...)``), which would otherwise cost time quadratic in their number.  None
+    when the general path must decide (a nested sum, a zero, a term already in
+    ``total``, a shape or dtype change)."""
+    if isinstance(term, (Add, Zero)) or term.shape != total.shape or term.dtype != total.dtype:
+        return None
+    uids, coeffs = _add_key(total)
+    at = bisect.bisect_left(uids, term.uid)
+    if at < len(uids) and uids[at] == term.uid:
+        return None
+    new_uids = (*uids[:at], term.uid, *uids[at:])
+    new_coeffs = (*coeffs[:at], ("int", 1), *coeffs[at:])
+    node: Add = _intern(
+        Add,
+        (new_uids, new_coeffs),
+        {
+            "terms": (*total.terms[:at], term, *total.terms[at:]),
+            "coeffs": (*total.coeffs[:at], 1, *total.coeffs[at:]),
+            "shape": total.shape,
+            "dtype": total.dtype,
+        },
+    )
+    node._memo.setdefault("add_key", (new_uids, new_coeffs))
+    return node
+
+
 def add(terms: Sequence[Any], coeffs: Sequence[complex] | None = None) -> Expr:
     """The linear combination ``Σ cₖ tₖ``; nested sums are flattened, equal terms
     merged, zero terms dropped.  All terms must have one shape."""
+    if len(terms) == 2 and (coeffs is None or (coeffs[0] == 1 and coeffs[1] == 1)):
+        first, second = terms
+        if isinstance(first, Add) and isinstance(second, Expr):
+            fast = _add_one(first, second)
+        elif isinstance(second, Add) and isinstance(first, Expr):
+            fast = _add_one(second, first)
+        else:
+            fast = None
+        if fast is not None:
+            return fast
     items = [as_expr(t) for t in terms]
     cs: list[complex] = [1] * len(items) if coeffs is None else [_clean_number(c) for c in coeffs]
     if len(cs) != len(items):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import numbers
+import sys
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
@@ -42,18 +43,36 @@ def _hook(name: str) -> Callable[..., Any]:
         ) from None
 
 
+def _served(result: Any, operands: Sequence[Any]) -> Any:
+    """A NumPy entry point's result; when it is a constant although expressions went
+    in (``np.zeros_like(x)``, ``np.floor(x)``'s derivative, ``x.imag``), the
+    expressions' symbols are recorded as its provenance (``HOOKS["provenance"]``),
+    so that evaluating it at a point that names them is accepted."""
+    if isinstance(result, Expr) and not result.children and not result.symbols():
+        record = HOOKS.get("provenance")
+        sources = [
+            e
+            for a in operands
+            for e in (a if isinstance(a, (list, tuple)) else (a,))
+            if isinstance(e, Expr)
+        ]
+        if record is not None and sources:
+            record(result, sources)
+    return result
+
+
 def _ufunc(ufunc: np.ufunc, *args: Any) -> Expr:
     handler = UFUNC_HANDLERS.get(ufunc)
     if handler is None:
         raise UnsupportedOperationError(_unsupported(ufunc))
-    return handler(*args)
+    return _served(handler(*args), args)  # type: ignore[no-any-return]
 
 
 def _function(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Expr:
     handler = FUNCTION_HANDLERS.get(func)
     if handler is None:
         raise UnsupportedOperationError(_unsupported(func))
-    return handler(*args, **kwargs)  # type: ignore[no-any-return]
+    return _served(handler(*args, **kwargs), args)  # type: ignore[no-any-return]
 
 
 def _compared_value(other: object) -> bool:
@@ -83,25 +102,13 @@ _ALTERNATIVES: dict[str, tuple[str, ...]] = {
     "numpy.nanstd": ("numpy.std",),
     "numpy.nanvar": ("numpy.var",),
     "numpy.nancumsum": ("numpy.cumsum",),
-    "numpy.amax": ("numpy.max",),
-    "numpy.amin": ("numpy.min",),
-    "numpy.ptp": ("numpy.max", "numpy.min"),
-    "numpy.fabs": ("numpy.absolute",),
     "numpy.float_power": ("numpy.power",),
-    "numpy.heaviside": ("numpy.where",),
     "numpy.nan_to_num": ("numpy.where",),
-    "numpy.average": ("numpy.mean",),
     "numpy.matrix_transpose": ("numpy.transpose",),
     "numpy.permute_dims": ("numpy.transpose",),
-    "numpy.vecdot": ("numpy.inner", "numpy.einsum"),
     "numpy.matvec": ("numpy.matmul",),
     "numpy.vecmat": ("numpy.matmul",),
-    "numpy.cross": ("numpy.einsum",),
     "numpy.linalg.matmul": ("numpy.matmul",),
-    "numpy.linalg.eig": ("numpy.linalg.eigh",),
-    "numpy.linalg.eigvals": ("numpy.linalg.eigvalsh", "numpy.linalg.eigh"),
-    "numpy.linalg.matrix_norm": ("numpy.linalg.norm",),
-    "numpy.linalg.vector_norm": ("numpy.linalg.norm",),
     "numpy.linalg.tensorinv": ("numpy.linalg.inv",),
     "numpy.linalg.tensorsolve": ("numpy.linalg.solve",),
     "numpy.add.reduce": ("numpy.sum",),
@@ -113,6 +120,63 @@ _ALTERNATIVES: dict[str, tuple[str, ...]] = {
     "numpy.minimum.reduce": ("numpy.min",),
 }
 """Known alternatives of NumPy names matgrad does not serve (suggested when served)."""
+
+
+def _converting_function() -> Any:
+    """The installed library function (outside NumPy and matgrad) whose call is
+    converting an expression with ``np.asarray``: the outermost frame of the
+    installed package that called ``__array__`` (a decorator's wrapper gives the
+    function it wraps), or None when the caller is the user's own code."""
+    frame: Any = sys._getframe(2)
+    found: Any = None
+    package = None
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        top = module.split(".", 1)[0]
+        if top in ("numpy", "matgrad") and package is None:
+            frame = frame.f_back
+            continue
+        if package is None:
+            filename = frame.f_code.co_filename
+            if "site-packages" not in filename and "dist-packages" not in filename:
+                return None
+            package = top
+        if top != package:
+            break
+        found = frame.f_globals.get(frame.f_code.co_name)
+        if not callable(found) or getattr(found, "__code__", None) is not frame.f_code:
+            wrapped = [v for v in frame.f_locals.values() if callable(v) and hasattr(v, "__name__")
+                       and str(getattr(v, "__module__", "")).split(".", 1)[0] == package]
+            found = wrapped[0] if wrapped else found
+        frame = frame.f_back
+    if not callable(found):
+        return None
+    return found
+
+
+def _conversion_message(func: Any) -> str:
+    """Why an expression cannot become an array, naming the converting function and
+    matgrad's own spelling of it when there is one."""
+    advice = "call .evaluate(...) with values for its symbols"
+    if func is None:
+        return (
+            "a matgrad expression cannot be converted to a NumPy array (np.asarray, np.array, "
+            "np.float64(...)); in a traced function, drop the conversion: the traced argument "
+            f"already behaves like an array; outside one, {advice}"
+        )
+    name = _numpy_name(func)
+    short = getattr(func, "__name__", "")
+    matgrad = sys.modules.get("matgrad")
+    counterpart = (
+        f"; use mg.{short}(...) instead, which builds the operation and differentiates it"
+        if matgrad is not None and callable(getattr(matgrad, short, None))
+        else "; matgrad has no counterpart of it (docs/numpy.md lists the names it serves) — "
+        + advice
+    )
+    return (
+        f"{name} converts its arguments to NumPy arrays (np.asarray), so it cannot take a "
+        f"matgrad expression{counterpart}"
+    )
 
 
 def _unsupported(func: Any, method: str = "__call__") -> str:
@@ -362,6 +426,9 @@ class Expr:
     def __pos__(self) -> Expr:
         return self
 
+    def __abs__(self) -> Expr:
+        return _ufunc(np.absolute, self)
+
     def __mul__(self, other: Any) -> Expr:
         return _ufunc(np.multiply, self, other)
 
@@ -408,6 +475,15 @@ class Expr:
         """Indexing and slicing with NumPy's semantics (``HOOKS["subscript"]``,
         filled by ``matgrad.ops.indexing``); indices are constants."""
         return _hook("subscript")(self, item)  # type: ignore[no-any-return]
+
+    def __setitem__(self, item: Any, value: Any) -> None:
+        """Refused: expressions are immutable, as JAX's arrays are."""
+        raise UnsupportedOperationError(
+            "item assignment (x[i] = v) to a matgrad expression: expressions are "
+            "immutable; build the result instead: np.where(mask, v, x) to replace entries, "
+            "np.concatenate / np.stack to assemble pieces, x + np.eye(n) * v-style sums for "
+            "a diagonal"
+        )
 
     def __iter__(self) -> Iterator[Expr]:
         """The entries along the first axis, ``self[0], self[1], ...``, as iterating
@@ -498,6 +574,70 @@ class Expr:
         """``np.dot(self, other)``."""
         return _function(np.dot, self, other, *args, **kwargs)
 
+    def cumsum(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.cumsum(self, axis=None)``."""
+        return _function(np.cumsum, self, *args, **kwargs)
+
+    def cumprod(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.cumprod(self, axis=None)``."""
+        return _function(np.cumprod, self, *args, **kwargs)
+
+    def round(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.round(self, decimals=0)`` (derivative zero)."""
+        return _function(np.round, self, *args, **kwargs)
+
+    def repeat(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.repeat(self, repeats, axis=None)``."""
+        return _function(np.repeat, self, *args, **kwargs)
+
+    def take(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.take(self, indices, axis=None)``."""
+        return _function(np.take, self, *args, **kwargs)
+
+    def conj(self) -> Expr:
+        """``np.conj(self)``."""
+        return _ufunc(np.conjugate, self)
+
+    conjugate = conj
+
+    @property
+    def real(self) -> Expr:
+        """``np.real(self)``."""
+        return _function(np.real, self)
+
+    @property
+    def imag(self) -> Expr:
+        """``np.imag(self)``."""
+        return _function(np.imag, self)
+
+    @property
+    def mT(self) -> Expr:
+        """The last two axes swapped, as ``ndarray.mT``."""
+        return _function(np.swapaxes, self, -1, -2)
+
+    def argmax(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.argmax(self)``, refused with the reason."""
+        return _function(np.argmax, self, *args, **kwargs)
+
+    def argmin(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.argmin(self)``, refused with the reason."""
+        return _function(np.argmin, self, *args, **kwargs)
+
+    def argsort(self, *args: Any, **kwargs: Any) -> Expr:
+        """``np.argsort(self)``, refused with the reason."""
+        return _function(np.argsort, self, *args, **kwargs)
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        """Refused: ``ndarray.sort`` sorts in place and expressions are immutable."""
+        raise UnsupportedOperationError(
+            "x.sort() sorts in place and matgrad expressions are immutable; write "
+            "x = np.sort(x), which is differentiated"
+        )
+
+    def copy(self, order: str = "C") -> Expr:
+        """The expression itself: expressions are immutable, a copy changes nothing."""
+        return self
+
     def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Expr:
         """The expression itself for a floating ``dtype`` when the expression is real
         (matgrad keeps the dtype of the inputs: ``x.astype(float)`` in code written
@@ -519,11 +659,16 @@ class Expr:
         )
 
     # ---- NumPy protocols -------------------------------------------------------------
+    def item(self, *args: Any) -> Any:
+        """Refused: a traced value is not a number (``ndarray.item`` returns one)."""
+        raise UnsupportedOperationError(f"item() of a matgrad expression: {_NO_NUMBER}")
+
+    def tolist(self) -> Any:
+        """Refused: a traced value has no entries to list until it is evaluated."""
+        raise UnsupportedOperationError(f"tolist() of a matgrad expression: {_NO_NUMBER}")
+
     def __array__(self, *args: Any, **kwargs: Any) -> Array:
-        raise UnsupportedOperationError(
-            "a matgrad expression cannot be converted to a NumPy array; call "
-            ".evaluate(...) with values for its symbols"
-        )
+        raise UnsupportedOperationError(_conversion_message(_converting_function()))
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         handler = UFUNC_HANDLERS.get(ufunc)
@@ -534,7 +679,7 @@ class Expr:
                     "supported on matgrad expressions; call it without them"
                 )
             raise UnsupportedOperationError(_unsupported(ufunc, method))
-        return handler(*inputs)
+        return _served(handler(*inputs), inputs)
 
     def __array_function__(
         self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any
@@ -542,4 +687,4 @@ class Expr:
         handler = FUNCTION_HANDLERS.get(func)
         if handler is None:
             raise UnsupportedOperationError(_unsupported(func))
-        return handler(*args, **kwargs)
+        return _served(handler(*args, **kwargs), args)

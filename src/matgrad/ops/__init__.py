@@ -10,10 +10,15 @@ each operation one declaration in the registry (:mod:`matgrad.ops.registry`):
 :mod:`matgrad.ops.linalg` (``numpy.linalg``), :mod:`matgrad.ops.indexing` (``x[key]``),
 :mod:`matgrad.ops.structure` (reshaping, joining, splitting),
 :mod:`matgrad.ops.special` (``scipy.special``'s ``erf``, ``gammaln``, ``xlogy``, ...)
-and :mod:`matgrad.ops.softmax` (``logsumexp``, ``softmax``, ``log_softmax``),
+:mod:`matgrad.ops.softmax` (``logsumexp``, ``softmax``, ``log_softmax``),
+:mod:`matgrad.ops.ordering` (``sort``, ``median``, ``quantile``, ``percentile``, ``ptp``),
+:mod:`matgrad.ops.rounding` (``floor``, ``round``, ..., and masks: ``isclose``,
+``isnan``, ``logical_and``, ...) and :mod:`matgrad.ops.arrays` (``flip``, ``roll``,
+``pad``, ``tile``, ``cross``, ``polyval``, ``cumprod``, ...),
 the decompositions of ``numpy.linalg``: :mod:`matgrad.ops.spectral` (``eigh``),
 :mod:`matgrad.ops.symmetric_functions` (functions of a symmetric matrix),
-:mod:`matgrad.ops.singular` (``svd``), :mod:`matgrad.ops.decompositions`
+:mod:`matgrad.ops.singular` (``svd``), :mod:`matgrad.ops.eig` (``eig``,
+``eigvals`` of real matrices with a real spectrum), :mod:`matgrad.ops.decompositions`
 (``cholesky``, ``qr``, ``pinv``, ``lstsq``) and :mod:`matgrad.ops.norms` (``norm``,
 ``cond``);
 :mod:`matgrad.ops.matfuncs` (``scipy.linalg``'s ``expm``, ``logm``, ``sqrtm``, ...
@@ -21,6 +26,27 @@ and their Fréchet derivatives) and :mod:`matgrad.ops.triangular`
 (``solve_triangular``, ``cho_solve``).
 """
 
+from matgrad.ops.arrays import (
+    append,
+    cross,
+    cumprod,
+    deg2rad,
+    empty_like,
+    flip,
+    fliplr,
+    flipud,
+    full_like,
+    multi_dot,
+    pad,
+    polyval,
+    rad2deg,
+    repeat,
+    roll,
+    tile,
+    trapezoid,
+    vecdot,
+    zeros_like,
+)
 from matgrad.ops.binary import arctan2, hypot, logaddexp, logaddexp2, pow
 from matgrad.ops.core import broadcast_add as broadcast_add  # for the formula language
 from matgrad.ops.core import (
@@ -28,16 +54,20 @@ from matgrad.ops.core import (
     dot,
     einsum,
     hadamard,
+    inner,
     kron,
     matmul,
     mean,
     outer,
     sum,
+    tensordot,
     trace,
     transpose,
+    vdot,
 )
 from matgrad.ops.core import multiply as multiply  # ``*``, as the formula language builds it
 from matgrad.ops.decompositions import cholesky, lstsq, pinv, qr, qr_q, qr_r
+from matgrad.ops.eig import eig, eig_left, eig_values, eig_vectors, eigvals
 from matgrad.ops.elementwise import (
     abs,
     arccos,
@@ -66,7 +96,18 @@ from matgrad.ops.elementwise import (
     tanh,
 )
 from matgrad.ops.indexing import diagonal, getitem, scatter_add, tril, triu
-from matgrad.ops.linalg import adj, det, inv, logdet, matrix_power, norm, slogdet, solve
+from matgrad.ops.linalg import (
+    adj,
+    adj_frechet,
+    det,
+    det_minors,
+    inv,
+    logdet,
+    matrix_power,
+    norm,
+    slogdet,
+    solve,
+)
 from matgrad.ops.matfuncs import (
     cosm,
     expm,
@@ -82,6 +123,7 @@ from matgrad.ops.matfuncs import (
     sqrtm,
 )
 from matgrad.ops.norms import cond, matrix_norm, matrix_rank, vector_norm
+from matgrad.ops.ordering import median, percentile, ptp, quantile, sort, sort_gather
 from matgrad.ops.piecewise import (
     clip,
     equal,
@@ -97,6 +139,22 @@ from matgrad.ops.piecewise import (
     where,
 )
 from matgrad.ops.reductions import amax, amin, cumsum, max, min, prod, prod_except
+from matgrad.ops.rounding import (
+    ceil,
+    floor,
+    heaviside,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    rint,
+    round,
+    trunc,
+)
 from matgrad.ops.singular import (
     svd,
     svd_gaps,
@@ -164,12 +222,56 @@ from matgrad.ops.symmetric_functions import (
 from matgrad.ops.triangular import cho_factor, cho_solve, solve_triangular
 
 __all__ = [
+    "append",
+    "cross",
+    "cumprod",
+    "deg2rad",
+    "empty_like",
+    "flip",
+    "fliplr",
+    "flipud",
+    "full_like",
+    "multi_dot",
+    "pad",
+    "polyval",
+    "rad2deg",
+    "repeat",
+    "roll",
+    "tile",
+    "trapezoid",
+    "vecdot",
+    "zeros_like",
+    "ceil",
+    "floor",
+    "heaviside",
+    "isclose",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "rint",
+    "round",
+    "trunc",
+    "median",
+    "percentile",
+    "ptp",
+    "quantile",
+    "sort",
+    "sort_gather",
     "cho_factor",
     "cho_solve",
     "cholesky",
     "cond",
     "cosm",
     "divided_difference",
+    "eig",
+    "eig_left",
+    "eig_values",
+    "eig_vectors",
+    "eigvals",
     "eigh",
     "eigh_frechet1",
     "eigh_frechet2",
@@ -202,6 +304,7 @@ __all__ = [
     "sqrtm",
     "abs",
     "adj",
+    "adj_frechet",
     "amax",
     "amin",
     "arccos",
@@ -223,6 +326,7 @@ __all__ = [
     "cov",
     "cumsum",
     "det",
+    "det_minors",
     "diag",
     "diagonal",
     "diff",
@@ -310,6 +414,9 @@ __all__ = [
     "take",
     "tan",
     "tanh",
+    "tensordot",
+    "inner",
+    "vdot",
     "trace",
     "transpose",
     "tril",

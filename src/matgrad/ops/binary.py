@@ -6,22 +6,25 @@ exponent is :func:`~matgrad.ops.elementwise.power`), ``logaddexp``,
 Where they are not differentiable: ``hypot`` at ``(0, 0)`` takes the
 derivative ``(0, 0)`` (as ``hypot(x, 0) = |x|`` has ``abs′(0) = 0``);
 ``arctan2`` at ``(0, 0)`` has none (``0/0``, NaN, as in JAX); ``pow`` with a
-varying exponent needs a positive base (``log x``).
+varying exponent needs a positive base (``log x``), except at ``x = 0`` with
+``y > 0``, where the power is 0 for every exponent near and its derivative in
+``y`` is 0, as in JAX.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from matgrad._types import Shape
-from matgrad.ir.apply import Apply, Language, Notation, Operation, Sample, same_shape
+from matgrad.ir.apply import Apply, Fuzz, Language, Notation, Operation, Sample, same_shape
 from matgrad.ir.expr import Constant, Expr, Zero, add, as_expr, einsum_node, ones, zeros
 from matgrad.ops.core import _broadcast_shape, _broadcast_to
 from matgrad.ops.elementwise import exp, exp2, log, power
-from matgrad.ops.piecewise import broadcasting, equal, ordered_dtype
+from matgrad.ops.piecewise import broadcasting, equal, ordered_dtype, where
 from matgrad.ops.registry import declare
 
 __all__ = ["arctan2", "hypot", "logaddexp", "logaddexp2", "pow"]
@@ -78,7 +81,8 @@ def _binary(
 
 def _d_pow(node: Expr, d: tuple[Expr, ...]) -> Expr:
     """``d xʸ = y x^(y−1) ⊙ dx + xʸ log(x) ⊙ dy`` (the second term for a varying
-    exponent only, which needs a positive base).  For a constant exponent the
+    exponent only, which needs a positive base, or x = 0 where y > 0: there xʸ = 0
+    for every y near, and the term is 0, as in JAX).  For a constant exponent the
     power ``y − 1`` is taken as 1 where ``y = 0`` (its coefficient is 0 there), so
     that derivatives of every order stay finite at ``x = 0``, as in JAX."""
     assert isinstance(node, Apply)
@@ -91,7 +95,14 @@ def _d_pow(node: Expr, d: tuple[Expr, ...]) -> Expr:
             lower = _minus(y, ones(y.shape, y.dtype))
         return _hadamard(y, pow(x, lower))
 
-    return _weighted(node, d, slope, lambda: _hadamard(node, log(x)))
+    def log_base() -> Expr:
+        # xʸ log x with log 1 in place of log 0: where x = 0 (and y > 0) the power is 0
+        # for every y near, so the term is 0, not 0 · (−∞); its own derivatives stay
+        # finite there, as in JAX
+        zero = x == 0.0
+        return _hadamard(node, log(where(zero, ones(x.shape, x.dtype), x)))
+
+    return _weighted(node, d, slope, log_base)
 
 
 def _pow_canonical(x: Expr, y: Expr) -> Expr | None:
@@ -103,6 +114,12 @@ def _pow_canonical(x: Expr, y: Expr) -> Expr | None:
         target = _broadcast_shape("pow", x.shape, y.shape)
         return pow(_broadcast_to(x, target, "pow"), np.broadcast_to(y.value, target))
     return broadcasting("pow")(x, y)
+
+
+def _pow_corners(lo: tuple[float, float], hi: tuple[float, float]) -> list[float]:
+    """``bᵉ`` at the corners of the fuzzer's bounds: base in ``[lo₀, hi₀]``,
+    exponent in ``[−hi₁, hi₁]``."""
+    return [b**e for b in (lo[0], hi[0]) for e in (-hi[1], hi[1])]
 
 
 def _integer_exponents(a: Expr) -> Expr:
@@ -123,6 +140,8 @@ pow: Callable[..., Expr] = declare(
             text="{0:atom} ** {1:atom}", latex="{0:base}^{{{1}}}", index="{0:atom}**{1:atom}",
             numpy="np.power({0}, {1})", power=True, superscript=True,
         ),
+        fuzz=(Fuzz("positive", 2.0, lambda lo, hi, n: max(_pow_corners(lo, hi)), positive=True,
+                   low=lambda lo, hi: min(_pow_corners(lo, hi)), operands=("general",)),),
     )
 )
 
@@ -154,6 +173,7 @@ logaddexp: Callable[..., Expr] = declare(
         "logaddexp", "entrywise log(exp(x) + exp(y)), without overflow", np.logaddexp,
         _d_logaddexp, (Sample("logaddexp", None, _vectors, _GENERAL2),),
         notation=Notation(numpy="np.logaddexp({0}, {1})"),
+        fuzz=(Fuzz(bound=lambda lo, hi, n: max(hi) + 1.0),),
     )
 )
 logaddexp2: Callable[..., Expr] = declare(
@@ -161,6 +181,7 @@ logaddexp2: Callable[..., Expr] = declare(
         "logaddexp2", "entrywise log2(2 ** x + 2 ** y), without overflow", np.logaddexp2,
         _d_logaddexp2, (Sample("logaddexp2", None, _vectors, _GENERAL2),),
         notation=Notation(numpy="np.logaddexp2({0}, {1})"),
+        fuzz=(Fuzz(bound=lambda lo, hi, n: max(hi) + 1.0),),
     )
 )
 
@@ -196,6 +217,7 @@ arctan2: Callable[..., Expr] = declare(
         "arctan2", "entrywise angle of the point (x, y) (arguments y, x), in (−π, π]",
         np.arctan2, _d_arctan2, (Sample("arctan2", None, _vectors, ("nonzero", "general")),),
         notation=Notation(numpy="np.arctan2({0}, {1})"),
+        fuzz=(Fuzz("nonzero", operands=("general",), bound=lambda lo, hi, n: math.pi),),
     )
 )
 hypot: Callable[..., Expr] = declare(
@@ -203,5 +225,7 @@ hypot: Callable[..., Expr] = declare(
         "hypot", "entrywise sqrt(x ** 2 + y ** 2), without overflow", np.hypot, _d_hypot,
         (Sample("hypot", None, _vectors, ("nonzero", "general")),),
         notation=Notation(numpy="np.hypot({0}, {1})"),
+        fuzz=(Fuzz("nonzero", operands=("general",), bound=lambda lo, hi, n: hi[0] + hi[1],
+                   positive=True, low=lambda lo, hi: lo[0]),),
     )
 )

@@ -255,6 +255,7 @@ sign: Callable[..., Expr] = declare(
     _unary(
         "sign", "entrywise sign", np.sign, _d_sign, ufunc=np.sign,
         domain="nonzero", shapes=_vectors, build=lambda a: _hadamard(sign(a), a),
+        fuzz=(Fuzz("nonzero", bound=lambda lo, hi, n: 1.0),),
     )
 )
 
@@ -407,12 +408,15 @@ arcsin: Callable[..., Expr] = declare(
     _unary(
         "arcsin", "entrywise inverse sine, on (−1, 1)", np.arcsin, _d_arcsin, ufunc=np.arcsin,
         latex=r"\arcsin{0:arg}", shapes=_vectors, build=_inside_unit(lambda a: arcsin(a)),
+        fuzz=(Fuzz("general", 0.6, lambda lo, hi, n: math.asin(min(hi, 1.0))),),
     )
 )
 arccos: Callable[..., Expr] = declare(
     _unary(
         "arccos", "entrywise inverse cosine, on (−1, 1)", np.arccos, _d_arccos, ufunc=np.arccos,
         latex=r"\arccos{0:arg}", shapes=_vectors, build=_inside_unit(lambda a: arccos(a)),
+        fuzz=(Fuzz("general", 0.6, lambda lo, hi, n: math.pi, positive=True,
+                   low=lambda lo, hi: math.acos(min(hi, 1.0))),),
     )
 )
 arctan: Callable[..., Expr] = declare(
@@ -449,6 +453,7 @@ arctanh: Callable[..., Expr] = declare(
         "arctanh", "entrywise inverse hyperbolic tangent, on (−1, 1)", np.arctanh, _d_arctanh,
         ufunc=np.arctanh, latex=r"\operatorname{{artanh}}{0:arg}", shapes=_vectors,
         build=_inside_unit(lambda a: arctanh(a)),
+        fuzz=(Fuzz("general", 0.6, lambda lo, hi, n: math.atanh(min(hi, 0.9))),),
     )
 )
 

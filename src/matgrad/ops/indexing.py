@@ -215,7 +215,7 @@ _GETITEM = Operation(
     view=True,
     notation=Notation(
         text="{0:atom}[{index}]",
-        latex="{0:atom}[{index}]",
+        latex="{0:atom}_{{[{index}]}}",
         numpy_lines=_getitem_lines,
     ),
     samples=(

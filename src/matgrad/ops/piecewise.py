@@ -34,7 +34,16 @@ import numpy as np
 
 from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, UnsupportedOperationError
-from matgrad.ir.apply import Apply, Language, Linear, Notation, Operation, Sample, same_shape
+from matgrad.ir.apply import (
+    Apply,
+    Fuzz,
+    Language,
+    Linear,
+    Notation,
+    Operation,
+    Sample,
+    same_shape,
+)
 from matgrad.ir.expr import Constant, Expr, Ones, Zero, add, as_expr, einsum_node, ones, zeros
 from matgrad.ir.node import _result_dtype
 from matgrad.ops.core import _broadcast_shape, _broadcast_to
@@ -155,6 +164,7 @@ def _mask(name: str, ufunc: np.ufunc, sign: str, latex: str) -> Operation:
         ),
         numpy_functions=((ufunc, None),),
         samples=(Sample(name, lambda a, b: operation(name)(a, _apart(b)), _two, _G2),),
+        fuzz=(Fuzz(operands=("apart",), bound=lambda lo, hi, n: 1.0),),
     )
 
 
@@ -241,6 +251,7 @@ _WHERE = Operation(
         Sample("where", lambda a, b: where(_pattern(a.shape) > 0, a * b, a), _two, _G2),
         Sample("where-mask", lambda a, b: where(_apart(a) > 0, a * a, a * b), _two, _G2),
     ),
+    fuzz=(Fuzz("mask", operands=("general", "general"), bound=lambda lo, hi, n: max(hi)),),
 )
 declare(_WHERE)
 
@@ -311,6 +322,7 @@ def _extremum(name: str, ufunc: np.ufunc, doc: str, weights: Weights, rule: str)
         notation=Notation(numpy=f"np.{name}({{0}}, {{1}})"),
         numpy_functions=((ufunc, None),),
         samples=(Sample(name, lambda a, b: operation(name)(a, _apart(b)), _two, _G2),),
+        fuzz=(Fuzz(operands=("apart",), bound=lambda lo, hi, n: max(hi)),),
     )
 
 

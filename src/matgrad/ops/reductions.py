@@ -172,6 +172,10 @@ def _extreme(name: str, numpy: Callable[..., Any], doc: str) -> Operation:
             Sample(f"{name}-axis0", lambda a: _REDUCTIONS[name](_spaced(a), 0), _matrix,
                    ("general",)),
         ),
+        fuzz=(Fuzz("distinct", bound=lambda lo, hi, n, **attrs: hi,
+                   attrs=({"axis": (0,), "keepdims": False}, {"axis": (1,), "keepdims": False},
+                   {"axis": (0,), "keepdims": True}, {"axis": (0, 1), "keepdims": False},
+                   {"axis": (1,), "keepdims": True})),),
     )
 
 

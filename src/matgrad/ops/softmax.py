@@ -22,6 +22,7 @@ refused: the sign has no derivative.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,7 +31,7 @@ import scipy.special as sp
 
 from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, ShapeError, UnsupportedOperationError
-from matgrad.ir.apply import Apply, Language, Notation, Operation, Sample, same_shape
+from matgrad.ir.apply import Apply, Fuzz, Language, Notation, Operation, Sample, same_shape
 from matgrad.ir.expr import Constant, Expr, Zero, add, as_expr, einsum_node, ones, zeros
 from matgrad.ops.core import _broadcast_shape, _broadcast_to, keep_dims, reduction_axes
 from matgrad.ops.elementwise import exp, log
@@ -165,6 +166,11 @@ def _weighted_canonical(x: Expr, b: Expr, *, axis: tuple[int, ...],
     return add([x, log(b)]) if not axis else None
 
 
+_FUZZ_AXES = ({"axis": (0,), "keepdims": False}, {"axis": (1,), "keepdims": False},
+              {"axis": (0,), "keepdims": True}, {"axis": (0, 1), "keepdims": False},
+              {"axis": (1,), "keepdims": True})
+"""The reductions the fuzzer draws."""
+
 _LOGSUMEXP = Operation(
     name="logsumexp",
     family="softmax",
@@ -189,6 +195,7 @@ _LOGSUMEXP = Operation(
         Sample("softmax", lambda a: softmax(a, axis=0), _matrices, ("general",)),
         Sample("log-softmax", lambda a: log_softmax(a, axis=-1), _matrices, ("general",)),
     ),
+    fuzz=(Fuzz(bound=lambda lo, hi, n, **attrs: hi + 3.0, attrs=_FUZZ_AXES),),
 )
 declare(_LOGSUMEXP)
 
@@ -230,6 +237,9 @@ _WEIGHTED = Operation(
                lambda a: logsumexp(a, b=np.arange(a.size).reshape(a.shape) % 3 + 0.5),
                _matrices, ("general",)),
     ),
+    fuzz=(Fuzz(operands=("positive",), attrs=_FUZZ_AXES,
+               bound=lambda lo, hi, n, **attrs: hi[0] + abs(math.log(lo[1])) + abs(
+                   math.log(hi[1])) + 3.0),),
 )
 declare(_WEIGHTED)
 

@@ -320,6 +320,8 @@ _POLYGAMMA = Operation(
         Sample("polygamma-1", lambda a: polygamma(1, a), _vectors, ("positive",)),
         Sample("polygamma-2", lambda a: polygamma(2, a), _matrices, ("positive",)),
     ),
+    fuzz=(Fuzz("positive", bound=lambda lo, hi, size, n: math.factorial(n + 1) * (
+        1.0 + max(lo, 1e-3) ** -(n + 1)), attrs=({"n": 1}, {"n": 2})),),
 )
 declare(_POLYGAMMA)
 
@@ -402,6 +404,8 @@ def _binary(name: str, doc: str, ufunc: np.ufunc, differential: Any, latex: str,
         numpy_functions=((ufunc, None),),
         language=Language((name,), f"{name}(x, y): {doc}", "x, x -> x"),
         samples=samples,
+        fuzz=(Fuzz(operands=("positive",), bound=lambda lo, hi, n: hi[0] * max(
+            abs(math.log(lo[1])), math.log1p(hi[1]))),),
     )
 
 
