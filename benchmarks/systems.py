@@ -71,9 +71,38 @@ def load_systems(skip: frozenset[str] = frozenset()) -> dict[str, System]:
     return found
 
 
+def _unsupported(system: str, name: str) -> Any:
+    from benchmarks.workloads_linalg import Unsupported
+
+    def missing(*args: Any, **kwargs: Any) -> Any:
+        raise Unsupported(f"{system} has no differentiable {name}")
+
+    return missing
+
+
+def _scipy_linalg(np_module: Any) -> tuple[Any, Any]:
+    """``(expm, solve_triangular)`` for the system of ``np_module``: SciPy's
+    functions convert their arguments with ``np.asarray``, so matgrad traces its
+    own (``mg.expm``, ``mg.solve_triangular``), JAX has ``jax.scipy.linalg``, and
+    autograd has ``solve_triangular`` but no ``expm``."""
+    name = getattr(np_module, "__name__", "")
+    if name.startswith("jax"):
+        import jax.scipy.linalg as jsl
+
+        return jsl.expm, jsl.solve_triangular
+    if name.startswith("autograd"):
+        import autograd.scipy.linalg as asl
+
+        return _unsupported("autograd", "expm"), asl.solve_triangular
+    import matgrad as mg
+
+    return mg.expm, mg.solve_triangular
+
+
 def numpy_namespace(np_module: Any) -> SimpleNamespace:
     """The few array functions the workloads use, from a NumPy-like module
-    (NumPy itself, ``jax.numpy`` or ``autograd.numpy``)."""
+    (NumPy itself — traced by matgrad —, ``jax.numpy`` or ``autograd.numpy``)."""
+    expm, solve_triangular = _scipy_linalg(np_module)
     return SimpleNamespace(
         trace=np_module.trace,
         inv=np_module.linalg.inv,
@@ -84,10 +113,24 @@ def numpy_namespace(np_module: Any) -> SimpleNamespace:
         sum=np_module.sum,
         max=np_module.max,
         maximum=np_module.maximum,
+        eigh=np_module.linalg.eigh,
+        cholesky=np_module.linalg.cholesky,
+        norm=np_module.linalg.norm,
+        eye=np_module.eye,
+        # a matrix's diagonal, as autograd can differentiate it (its make_diagonal
+        # takes only axis1=-1, axis2=-2)
+        diagonal=lambda a: np_module.diagonal(a, axis1=-1, axis2=-2),
+        expm=expm,
+        solve_triangular=solve_triangular,
     )
 
 
 def torch_namespace(torch: Any) -> SimpleNamespace:
+    def solve_triangular(a: Any, b: Any, lower: bool = False) -> Any:
+        column = b.ndim == 1
+        x = torch.linalg.solve_triangular(a, b[:, None] if column else b, upper=not lower)
+        return x[:, 0] if column else x
+
     def reduce(fn: Any) -> Any:
         def apply(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
             return fn(x) if axis is None else fn(x, dim=axis, keepdim=keepdims)
@@ -104,6 +147,13 @@ def torch_namespace(torch: Any) -> SimpleNamespace:
         sum=reduce(torch.sum),
         max=reduce(torch.amax),
         maximum=lambda a, b: torch.clamp(a, min=b) if isinstance(b, float) else torch.maximum(a, b),
+        eigh=torch.linalg.eigh,
+        cholesky=torch.linalg.cholesky,
+        norm=lambda X, ord=None: torch.linalg.matrix_norm(X, ord),
+        eye=lambda n: torch.eye(n, dtype=torch.float64),
+        diagonal=torch.diagonal,
+        expm=torch.linalg.matrix_exp,
+        solve_triangular=solve_triangular,
     )
 
 

@@ -1,4 +1,4 @@
-"""Workloads W1–W7 and W9–W11 of BENCHMARKS.md: the function, its inputs, and closed forms.
+"""Workloads W1–W7 and W9–W15 of BENCHMARKS.md: the function, its inputs, and closed forms.
 
 Every function is written once, against a small namespace of array functions
 (``ns.trace``, ``ns.inv``, ...), so that matgrad (tracing NumPy on its symbols),
@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from benchmarks import workloads_linalg as la
 
 Arrays = tuple[np.ndarray, ...]
 
@@ -426,6 +428,27 @@ WORKLOADS: dict[str, Workload] = {
             "W11", "gradient of a two-layer ReLU network (np.maximum, batch 256)", "grad",
             (0, 1, 2, 3), (64, 256, 1024), (64, 256),
             _w11, _w11_inputs, {"backprop": _w11_closed}, label=lambda w: f"width={w}",
+        ),
+        Workload(
+            "W12", "gradient of Σ log λᵢ(S) via eigh", "grad", (0,), (100, 300, 1000),
+            (100, 300), la.w12, la.w12_inputs,
+            {"S⁻¹ (inv)": la.w12_closed_inv, "S⁻¹ (potrf+potri)": la.spd_inverse,
+             "V diag(1/λ) Vᵀ": la.w12_closed_daleckii_krein},
+        ),
+        Workload(
+            "W13", "gradient of tr(expm(AX)) wrt X", "grad", (0,), (30, 100, 300), (30, 100),
+            la.w13, la.w13_inputs, {"Aᵀ expm(AX)ᵀ": la.w13_closed},
+        ),
+        Workload(
+            "W14", "gradient of a GP log marginal likelihood in (ℓ, σ_f², σ_n²) via Cholesky",
+            "grad", (0,), (300, 1000, 3000), (300, 1000),
+            la.w14, la.w14_inputs, {"½tr((ααᵀ−K⁻¹)∂K/∂θ)": la.w14_closed},
+        ),
+        Workload(
+            "W15", "gradient of the nuclear norm", "grad", (0,),
+            ((100, 50), (300, 150), (1000, 500)), ((100, 50), (300, 150)),
+            la.w15, la.w15_inputs, {"U Vᵀ (svd)": la.w15_closed, "X (XᵀX)^-½": la.w15_closed_gram},
+            label=lambda s: f"{s[0]}×{s[1]}", scale=lambda s: int(s[1]),
         ),
     )
 }

@@ -118,8 +118,32 @@ def _should_fuse(inner: Einsum, counts: dict[int, int]) -> bool:
     return counts.get(inner.uid, 0) <= 1 or len(inner.operands) == 1 or _has_structural(inner)
 
 
-def _should_distribute(total: Add) -> bool:
-    return any(isinstance(t, Delta) or _has_structural(t) for t in total.terms)
+def _should_distribute(
+    total: Add, ix: tuple[Hashable, ...], out: tuple[Hashable, ...],
+    rest: list[tuple[Expr, tuple[Hashable, ...]]],
+) -> bool:
+    """Multiply out a sum operand (at labels ``ix``) when a term carries a delta,
+    or an all-ones factor along an axis that the product sums and no other operand
+    has (``Σᵢ 1ᵢ bₖ = n bₖ``).  A broadcast term such as a bias ``1 bᵀ`` in a
+    residual ``X W + 1 bᵀ − Y`` that is not summed over its broadcast axis keeps
+    the residual whole: one sum, one product with the next factor."""
+    for t in total.terms:
+        if isinstance(t, Delta) or (
+            isinstance(t, Einsum) and any(isinstance(o, Delta) for o in t.operands)
+        ):
+            return True
+    elsewhere = set(out) | {label for _, labels in rest for label in labels}
+    for t in total.terms:
+        if not isinstance(t, Einsum):
+            continue
+        position = {label: p for p, label in enumerate(t.out)}
+        for o, labels in zip(t.operands, t.indices):
+            if isinstance(o, Ones) and any(
+                label not in position or ix[position[label]] not in elsewhere
+                for label in labels
+            ):
+                return True
+    return False
 
 
 class _Labels:
@@ -152,7 +176,7 @@ def _simplify_einsum(node: Einsum, counts: dict[int, int]) -> Expr:
         elif isinstance(op, Add) and len(op.terms) == 1:
             coeff *= op.coeffs[0]
             work.append((op.terms[0], ix))
-        elif isinstance(op, Add) and _should_distribute(op):
+        elif isinstance(op, Add) and _should_distribute(op, ix, out, factors + work):
             rest = factors + work
             terms = [
                 _simplify_einsum_any(

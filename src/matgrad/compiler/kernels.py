@@ -17,6 +17,7 @@ import numpy as np
 import opt_einsum
 
 from matgrad._types import Shape
+from matgrad.ops.det_numerics import solve_checked
 
 Kernel = Callable[..., Any]
 """A planned operation: arrays in, one array out."""
@@ -386,11 +387,30 @@ class Part:
     core_shape: Shape
     view_shape: Shape
     view_strides: tuple[int, ...] | None
+    scatter: tuple[Any, ...] | None = None
+    """A scatter-add: the term is added at ``buffer[scatter]`` (a NumPy key)."""
+    unique: bool = True
+    """The scatter key selects no position twice (else ``np.add.at``)."""
+
+
+def _scatter_into(z: Any, part: Part, c: Any, first: bool) -> None:
+    key: Any = part.scatter
+    if not part.unique:
+        np.add.at(z, key, c if part.coeff == 1 else c * part.coeff)
+    elif first:  # the buffer is all zeros: write, do not read
+        z[key] = c if part.coeff == 1 else c * part.coeff
+    elif part.coeff == 1:
+        z[key] += c
+    elif part.coeff == -1:
+        z[key] -= c
+    else:
+        z[key] += c * part.coeff
 
 
 def make_accumulate(out_shape: Shape, parts: Sequence[Part]) -> Kernel:
     """``Σ coeffₖ termₖ`` into one new buffer of zeros: terms with surviving deltas
-    are strided writes into diagonal views of it, other terms are added whole.
+    are strided writes into diagonal views of it, scatter-adds (the transposes of
+    slices and indexing) are added at their positions, other terms are added whole.
     One allocation, and each term touches only its own entries."""
 
     def accumulate(*cores: Any) -> Any:
@@ -399,6 +419,10 @@ def make_accumulate(out_shape: Shape, parts: Sequence[Part]) -> Kernel:
         first = True
         for part, core in zip(parts, cores):
             c = np.reshape(core, part.core_shape)
+            if part.scatter is not None:
+                _scatter_into(z, part, c, first)
+                first = False
+                continue
             if part.view_strides is None:
                 view = z
             else:
@@ -480,14 +504,15 @@ def c_strides(shape: Shape) -> tuple[int, ...]:
 
 def make_solve(n: int, rest_shape: Shape, transpose: bool) -> Kernel:
     """``X⁻¹ R`` (``X⁻ᵀ R`` if ``transpose``) for ``R`` of shape ``(n, *rest_shape)``,
-    by ``numpy.linalg.solve``; a singular ``X`` raises ``LinAlgError``."""
+    by LAPACK's ``gesv``; a singular ``X`` raises ``LinAlgError``, an ill-conditioned
+    one warns (``IllConditionedWarning``, from ``gecon`` on the LU factors)."""
     cols = math.prod(rest_shape)
     result_shape = (n, *rest_shape)
 
     def solve(x: Any, r: Any) -> Any:
         if transpose:
             x = x.T
-        return np.linalg.solve(x, np.reshape(r, (n, cols))).reshape(result_shape)
+        return solve_checked(x, np.reshape(r, (n, cols))).reshape(result_shape)
 
     return solve
 

@@ -27,6 +27,7 @@ from matgrad.compiler.rewrites import (
     _Operand,
     _subscripts,
     factor_sums,
+    share_scaled_sums,
 )
 from matgrad.errors import BindingError, ShapeError, UnsupportedOperationError
 from matgrad.ir.apply import Apply
@@ -40,6 +41,7 @@ from matgrad.ir.expr import (
     Symbol,
     Zero,
 )
+from matgrad.ops.indexing import scatter_add
 
 __all__ = ["Step"]
 
@@ -97,7 +99,7 @@ class _Planner:
         self.largest = 0
         for sym in symbols:
             self.slot_of[sym.uid] = self._new_slot()
-        roots = factor_sums(roots)
+        roots = factor_sums(share_scaled_sums(roots))
         nodes: list[Expr] = []
         seen: set[int] = set()
         for root in roots:
@@ -146,11 +148,21 @@ class _Planner:
             for t in n.terms
             if isinstance(t, Einsum) and self.uses[t.uid] == 1 and t.uid not in root_ids
         }
+        # Scatter-adds used once, by a sum of several terms, add their operand
+        # into the sum's buffer at their positions (no array of zeros each).
+        self.scattered = {
+            t.uid
+            for n in nodes
+            if isinstance(n, Add) and not self.const[n.uid] and len(n.terms) > 1
+            for t in n.terms
+            if _scatter_key(t) is not None and self.uses[t.uid] == 1 and t.uid not in root_ids
+        }
         for node in nodes:
             if (
                 node.uid in needed
                 and node.uid not in self.deferred
                 and node.uid not in self.absorbed
+                and node.uid not in self.scattered
             ):
                 self.plan(node)
         self.root_slots = [self.slot_of[root.uid] for root in roots]
@@ -258,7 +270,9 @@ class _Planner:
             (term,) = absorbed
             assert isinstance(term, Einsum)
             return self._einsum(term, coeffs[0])
-        if any(isinstance(t, Einsum) and _has_surviving_delta(t) for t in absorbed):
+        if any(isinstance(t, Einsum) and _has_surviving_delta(t) for t in absorbed) or any(
+            t.uid in self.scattered for t in node.terms
+        ):
             return self._accumulate(node, coeffs)
         ins = []
         for term in node.terms:
@@ -274,10 +288,20 @@ class _Planner:
         return step
 
     def _accumulate(self, node: Add, coeffs: tuple[complex, ...]) -> int:
-        """A sum with surviving-delta terms: every term written into one buffer."""
+        """A sum with surviving-delta or scatter-add terms: every term written into
+        one buffer."""
         parts: list[K.Part] = []
         ins: list[int] = []
-        for term, c in zip(node.terms, coeffs):
+        # whole terms first (the first is written, not added), scatter-adds last
+        order = sorted(zip(node.terms, coeffs), key=lambda tc: tc[0].uid in self.scattered)
+        for term, c in order:
+            scatter = _scatter_key(term) if term.uid in self.scattered else None
+            if scatter is not None:
+                assert isinstance(term, Apply)
+                (operand,) = term.args
+                ins.append(self.plan(operand))
+                parts.append(K.Part(c, operand.shape, operand.shape, None, *scatter))
+                continue
             if term.uid in self.absorbed:
                 assert isinstance(term, Einsum)
                 core, expansion = self._einsum_core(term)
@@ -298,7 +322,9 @@ class _Planner:
             ins.append(slot)
             parts.append(K.Part(c, term.shape, term.shape, None))
         detail = " + ".join(
-            f"{p.coeff}·s{i}" + (" (diagonal)" if p.view_strides is not None else "")
+            f"{p.coeff}·s{i}"
+            + (" (diagonal)" if p.view_strides is not None else "")
+            + (" (scattered)" if p.scatter is not None else "")
             for p, i in zip(parts, ins)
         )
         flops = sum(math.prod(p.view_shape) for p in parts)
@@ -564,3 +590,13 @@ def _number(c: Any) -> complex:
     real = value.real
     return int(real) if real.is_integer() and abs(real) < 2**53 else real
 
+
+def _scatter_key(node: Expr) -> tuple[tuple[Any, ...], bool] | None:
+    """``(NumPy key, unique)`` of a scatter-add into zeros that adds its operand at
+    ``zeros[key]`` (no leading axes moved), else ``None``."""
+    if not isinstance(node, Apply) or node.op is not getattr(scatter_add, "op", None):
+        return None
+    idx = node.attrs["at"].index
+    if idx.lead != 0:
+        return None
+    return idx.full_key, bool(idx.unique)

@@ -9,7 +9,7 @@ indices a Kronecker delta ties together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from matgrad.compiler import kernels as K
 from matgrad.ir.apply import Apply
 from matgrad.ir.expr import Add, Delta, Einsum, Expr, Ones, add, einsum_node
 
-__all__ = ["factor_sums"]
+__all__ = ["factor_sums", "share_scaled_sums"]
 
 
 # =====================================================================================
@@ -47,27 +47,86 @@ def factor_sums(roots: Sequence[Expr]) -> list[Expr]:
                 uses[child.uid] = uses.get(child.uid, 0) + 1
     memo: dict[int, Expr] = {}
     factored_once: set[int] = set()  # products made here, whose sum was used once
+    for node, new, changed in _bottom_up(roots, memo):
+        if changed and isinstance(new, Einsum):
+            new = _inline(new, factored_once)
+        made = False
+        for _ in range(4):  # each round factors one group; a few are plenty
+            if not isinstance(new, Add):
+                break
+            factored = _factor_once(new)
+            if factored is None:
+                break
+            new, made = factored, True
+        if made and isinstance(new, Einsum) and uses.get(node.uid, 0) <= 1:
+            factored_once.add(new.uid)
+        memo[node.uid] = new
+    return [memo[r.uid] for r in roots]
+
+
+def _bottom_up(
+    roots: Sequence[Expr], memo: Mapping[int, Expr]
+) -> Iterator[tuple[Expr, Expr, bool]]:
+    """Each node of the roots' DAG once, operands first, as ``(node, rebuilt,
+    changed)``: the node rebuilt on its operands' rewritten forms, which the caller
+    stores in ``memo`` (by the node's uid) before taking the next node."""
     for root in roots:
         for node in root.walk():
             if node.uid in memo:
                 continue
             children = [memo[c.uid] for c in node.children]
             changed = any(a is not b for a, b in zip(children, node.children))
-            new = node.rebuild(children) if changed else node
-            if changed and isinstance(new, Einsum):
-                new = _inline(new, factored_once)
-            made = False
-            for _ in range(4):  # each round factors one group; a few are plenty
-                if not isinstance(new, Add):
-                    break
-                factored = _factor_once(new)
-                if factored is None:
-                    break
-                new, made = factored, True
-            if made and isinstance(new, Einsum) and uses.get(node.uid, 0) <= 1:
-                factored_once.add(new.uid)
-            memo[node.uid] = new
+            yield node, (node.rebuild(children) if changed else node), changed
+
+
+def share_scaled_sums(roots: Sequence[Expr]) -> list[Expr]:
+    """Sums that are multiples of one another computed once.
+
+    Reverse mode often makes both ``u = a − b`` and ``−u = b − a`` (the residual
+    of Rosenbrock's ``x[1:] − x[:-1]²``, once per sign, for the two slices it is
+    scattered through).  A sum ``r · v`` of an earlier sum ``v`` (the same terms,
+    coefficients in the ratio ``r``) is replaced by ``v`` where its consumer lets
+    the factor out — a linear operation of one operand (``op(r v) = r op(v)``) or a
+    product — so that the factor lands in the enclosing sum's coefficients or on a
+    product's smallest operand; other consumers keep their own sum.
+    """
+    memo: dict[int, Expr] = {}
+    first: dict[tuple[Any, ...], tuple[Expr, complex]] = {}
+    alias: dict[int, tuple[Expr, complex]] = {}  # a sum's uid -> (earlier sum, ratio)
+    for node, new, _ in _bottom_up(roots, memo):
+        if (
+            isinstance(new, Apply)
+            and new.op.linear is not None
+            and len(new.args) == 1
+            and new.args[0].uid in alias
+        ):
+            v, r = alias[new.args[0].uid]
+            new = add([new.rebuild([v])], [r])
+        elif isinstance(new, Einsum) and any(o.uid in alias for o in new.operands):
+            operands: list[Expr] = []
+            ratio: complex = 1
+            for o in new.operands:
+                v, r = alias.get(o.uid, (o, 1))
+                operands.append(v)
+                ratio *= r
+            new = add([einsum_node(operands, new.indices, new.out)], [ratio])
+        if isinstance(new, Add):
+            key = _sum_key(new)
+            if key is not None:
+                seen = first.setdefault(key[0], (new, key[1]))
+                if seen[0] is not new:
+                    alias[new.uid] = (seen[0], key[1] / seen[1])
+        memo[node.uid] = new
     return [memo[r.uid] for r in roots]
+
+
+def _sum_key(node: Add) -> tuple[tuple[Any, ...], complex] | None:
+    """``(terms and coefficients divided by the first, the first coefficient)``."""
+    pairs = sorted(zip((t.uid for t in node.terms), node.coeffs), key=lambda p: p[0])
+    c0 = pairs[0][1]
+    if len(pairs) < 2 or c0 == 0:
+        return None
+    return tuple((uid, c / c0) for uid, c in pairs), c0
 
 
 def _inline(node: Einsum, products: set[int]) -> Expr:
