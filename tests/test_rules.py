@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import matgrad as mg
@@ -74,7 +74,28 @@ def check_spec(spec: OpSpec, syms: list[Any], values: dict[str, np.ndarray], mod
             check_close(evaluate(d2, values), numeric_d2, f"{spec.name}: d2/d{s.name}2")
 
 
+HEAVY_FAMILIES = frozenset(
+    {"decompositions", "eig", "matfuncs", "singular", "spectral", "symmetric_functions",
+     "triangular"}
+)
+"""Families whose every evaluation is a decomposition or a matrix function (a
+Richardson Hessian of one costs seconds): their spec-table cases draw a quarter
+of the examples of the profile (10 by default; 500 with --hypothesis-profile=fuzz)."""
+
+
+def _heavy(spec: OpSpec) -> bool:
+    declared = {op.name: op.family for op in registry.operations()}
+    return any(declared.get(kind) in HEAVY_FAMILIES for kind in spec.kinds)
+
+
+FEWER = settings(max_examples=max(5, settings.default.max_examples // 4))
+LIGHT_SPECS = [s for s in SPECS if not _heavy(s)]
+HEAVY_SPECS = [s for s in SPECS if _heavy(s)]
+
+
+# the mode matgrad picks: forward or reverse, both of which run below in full
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@FEWER
 @given(data=st.data())
 def test_rule_matches_numerical_derivative(spec: OpSpec, data: Any) -> None:
     syms, values = data.draw(spec_inputs(spec))
@@ -82,9 +103,20 @@ def test_rule_matches_numerical_derivative(spec: OpSpec, data: Any) -> None:
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", LIGHT_SPECS, ids=lambda s: s.name)
 @given(data=st.data())
 def test_both_accumulation_modes_agree_with_numerics(spec: OpSpec, mode: str, data: Any) -> None:
+    syms, values = data.draw(spec_inputs(spec))
+    check_spec(spec, syms, values, mode)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+@pytest.mark.parametrize("spec", HEAVY_SPECS, ids=lambda s: s.name)
+@FEWER
+@given(data=st.data())
+def test_both_modes_of_decompositions_agree_with_numerics(
+    spec: OpSpec, mode: str, data: Any
+) -> None:
     syms, values = data.draw(spec_inputs(spec))
     check_spec(spec, syms, values, mode)
 

@@ -154,6 +154,17 @@ def _converting_function() -> Any:
     return found
 
 
+_SPELLING_CAVEATS: dict[str, str] = {
+    "scipy.linalg.cholesky": "; mind the triangle: SciPy's default (lower=False) is the upper "
+    "factor, mg.cholesky the lower one: write np.linalg.cholesky(a, upper=True)",
+    "scipy.linalg.qr": "; mind the mode: SciPy's default is the complete Q, "
+    "np.linalg.qr(a, mode='complete')",
+    "scipy.linalg.eig": "; mg.eig takes real spectra only and sorts them ascending "
+    "(docs/linalg.md)",
+}
+"""Where matgrad's spelling of a converting SciPy function differs in its defaults."""
+
+
 def _conversion_message(func: Any) -> str:
     """Why an expression cannot become an array, naming the converting function and
     matgrad's own spelling of it when there is one."""
@@ -172,7 +183,7 @@ def _conversion_message(func: Any) -> str:
         if matgrad is not None and callable(getattr(matgrad, short, None))
         else "; matgrad has no counterpart of it (docs/numpy.md lists the names it serves) — "
         + advice
-    )
+    ) + _SPELLING_CAVEATS.get(name, "")
     return (
         f"{name} converts its arguments to NumPy arrays (np.asarray), so it cannot take a "
         f"matgrad expression{counterpart}"

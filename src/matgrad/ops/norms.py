@@ -6,9 +6,11 @@ Conventions where a norm is not differentiable (JAX's ``jnp.linalg.norm``, which
 computes the singular values and then takes ``max``/``min``/``sum``):
 
 - ``ord=2`` (``-2``) is the largest (smallest) singular value; where several are
-  equal they share the derivative equally (``max``'s rule), so the gradient of
-  ``‖A‖₂`` at a tie is the average ``(1/k) Σᵢ uᵢvᵢᵀ`` over the tied pairs, which
-  does not depend on the basis NumPy picks for them.  Second derivatives need the
+  exactly equal they share the derivative equally (``max``'s rule), so the
+  gradient of ``‖A‖₂`` at an exact tie is the average ``(1/k) Σᵢ uᵢvᵢᵀ`` over the
+  tied pairs.  Singular values that LAPACK returns a rounding error apart (an
+  orthogonal ``A``) are not tied for ``max``: the gradient is then ``u₁v₁ᵀ`` for the
+  basis NumPy picked — still a subgradient, as in JAX.  Second derivatives need the
   singular values distinct and nonzero (``DegenerateSpectrumError`` otherwise).
 - ``'nuc'`` is ``Σ sᵢ``; its gradient is the polar factor ``U Vᵀ`` and its Hessian
   is finite at repeated singular values while ``A`` has full rank.
