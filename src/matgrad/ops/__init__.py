@@ -19,8 +19,7 @@ the decompositions of ``numpy.linalg``: :mod:`matgrad.ops.spectral` (``eigh``),
 :mod:`matgrad.ops.symmetric_functions` (functions of a symmetric matrix),
 :mod:`matgrad.ops.singular` (``svd``), :mod:`matgrad.ops.eig` (``eig``,
 ``eigvals`` of real matrices with a real spectrum), :mod:`matgrad.ops.decompositions`
-(``cholesky``, ``qr``, ``pinv``, ``lstsq``) and :mod:`matgrad.ops.norms` (``norm``,
-``cond``);
+(``cholesky``, ``qr``, ``pinv``, ``lstsq``) and :mod:`matgrad.ops.norms` (``norm``);
 :mod:`matgrad.ops.matfuncs` (``scipy.linalg``'s ``expm``, ``logm``, ``sqrtm``, ...
 and their Fréchet derivatives) and :mod:`matgrad.ops.triangular`
 (``solve_triangular``, ``cho_solve``).
@@ -99,6 +98,7 @@ from matgrad.ops.indexing import diagonal, getitem, scatter_add, tril, triu
 from matgrad.ops.linalg import (
     adj,
     adj_frechet,
+    cond,
     det,
     det_minors,
     inv,
@@ -122,7 +122,7 @@ from matgrad.ops.matfuncs import (
     sinm,
     sqrtm,
 )
-from matgrad.ops.norms import cond, matrix_norm, matrix_rank, vector_norm
+from matgrad.ops.norms import matrix_norm, matrix_rank, vector_norm
 from matgrad.ops.ordering import median, percentile, ptp, quantile, sort, sort_gather
 from matgrad.ops.piecewise import (
     clip,

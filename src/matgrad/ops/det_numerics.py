@@ -307,21 +307,22 @@ def _lapack(char: str) -> tuple[Any, Any, Any]:
     return funcs
 
 
-def _gesv_checked(a: Array, b: Array, char: str, what: str) -> Array:
+def _gesv_checked(a: Array, b: Array, char: str, inverse: bool) -> Array:
     """``a⁻¹ b`` by ``gesv``, and the warning: ``κ₁ = ‖a‖₁ ‖a⁻¹‖₁`` exactly when ``b``
-    is the identity (the inverse is the result), else ``gecon`` on the LU factors."""
+    is the identity (``inverse``: the result is ``a⁻¹``), else ``gecon`` on the LU
+    factors."""
     gesv, gecon, lange = _lapack(char)
     lu, _, out, info = gesv(a, b, overwrite_b=True)
     if info > 0:
         raise np.linalg.LinAlgError("Singular matrix")
     if info < 0:
         raise ValueError(f"gesv: illegal value in argument {-info}")
-    if what == "inv":
+    if inverse:
         kappa = lange("1", a) * lange("1", out)
     else:
         rcond, _ = gecon(lu, lange("1", a), norm="1")
         kappa = 1.0 / rcond if rcond > 0 else math.inf
-    check_condition(kappa, np.dtype(char), what)
+    check_condition(kappa, np.dtype(char), "inverse" if inverse else "linear solve")
     return np.asarray(out)
 
 
@@ -334,7 +335,7 @@ def inv_checked(x: Any) -> Any:
     x = np.asarray(x)
     if x.ndim != 2 or x.dtype.char not in "fdFD" or x.shape[0] == 0:
         return np.linalg.inv(x)
-    return _gesv_checked(x.T, np.eye(x.shape[0], dtype=x.dtype), x.dtype.char, "inv").T
+    return _gesv_checked(x.T, np.eye(x.shape[0], dtype=x.dtype), x.dtype.char, inverse=True).T
 
 
 def solve_checked(x: Any, r: Any) -> Any:
@@ -346,4 +347,4 @@ def solve_checked(x: Any, r: Any) -> Any:
     char = x.dtype.char if x.dtype == r.dtype else np.result_type(x.dtype, r.dtype).char
     if char not in "fdFD" or x.shape[0] == 0:
         return np.linalg.solve(x, r)
-    return _gesv_checked(x, np.array(r, dtype=char, order="F"), char, "solve")
+    return _gesv_checked(x, np.array(r, dtype=char, order="F"), char, inverse=False)

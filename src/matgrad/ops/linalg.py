@@ -48,15 +48,20 @@ from matgrad.ops.det_numerics import (
     det_minors_lines,
     inv_checked,
 )
-from matgrad.ops.elementwise import sign, sqrt
+from matgrad.ops.elementwise import power, sign, sqrt
+from matgrad.ops.norms import _is, matrix_norm
 from matgrad.ops.norms import norm as ord_norm
+from matgrad.ops.reductions import max as _max
+from matgrad.ops.reductions import min as _min
 from matgrad.ops.registry import declare, language_function, register_numpy
+from matgrad.ops.singular import svd_values
 from matgrad.ops.spectral_numerics import second_live
 
 __all__ = [
     "adj",
     "adj_frechet",
     "cofactor_adjugate",
+    "cond",
     "det",
     "det_minors",
     "inv",
@@ -456,10 +461,27 @@ def matrix_power(x: Any, k: int) -> Expr:
     return result
 
 
+def cond(x: Any, p: Any = None) -> Expr:
+    """``np.linalg.cond``: ``s_max / s_min`` (``p`` None or 2; ``-2``: the inverse
+    ratio) or ``‖A‖_p ‖A⁻¹‖_p`` for the other matrix norms (square ``A``)."""
+    xe = as_expr(x)
+    if xe.ndim != 2:
+        raise ShapeError(f"cond takes one matrix, got shape {xe.shape}")
+    if p is None or _is(p, 2.0) or _is(p, -2.0):
+        s = svd_values(xe)
+        big, small = _max(s), _min(s)
+        if p is not None and float(p) < 0:
+            big, small = small, big
+        return multiply(big, power(small, -1.0))
+    return multiply(matrix_norm(xe, p), matrix_norm(inv(xe), p))
+
+
 register_numpy(np.linalg.slogdet, slogdet)
 register_numpy(np.linalg.solve, solve)
 register_numpy(np.linalg.norm, norm)
 register_numpy(np.linalg.matrix_power, matrix_power)
+register_numpy(np.linalg.cond, cond)
+language_function(Language(("cond",), "condition number s_max / s_min", "(m,n) -> ()"), cond)
 language_function(
     Language(("norm", "norm2"), "Frobenius norm of a matrix, 2-norm of a vector", "x -> ()"),
     norm,

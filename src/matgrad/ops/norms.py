@@ -1,6 +1,7 @@
-"""Vector and matrix norms, condition numbers and rank (layer 3), as
-``numpy.linalg`` has them: ``norm``, ``vector_norm``, ``matrix_norm``, ``cond``,
-``matrix_rank``.  All are built from declared operations; no operation of their own.
+"""Vector and matrix norms and rank (layer 3), as ``numpy.linalg`` has them:
+``norm``, ``vector_norm``, ``matrix_norm``, ``matrix_rank`` (``cond``, which needs
+the inverse, is in :mod:`matgrad.ops.linalg`).  All are built from declared
+operations; no operation of their own.
 
 Conventions where a norm is not differentiable (JAX's ``jnp.linalg.norm``, which
 computes the singular values and then takes ``max``/``min``/``sum``):
@@ -50,10 +51,10 @@ from matgrad.ops.elementwise import power, sqrt
 from matgrad.ops.piecewise import not_equal
 from matgrad.ops.reductions import max as _max
 from matgrad.ops.reductions import min as _min
-from matgrad.ops.registry import language_function, operation, register_numpy
+from matgrad.ops.registry import language_function, register_numpy
 from matgrad.ops.singular import svd_values
 
-__all__ = ["cond", "matrix_norm", "matrix_rank", "norm", "vector_norm"]
+__all__ = ["matrix_norm", "matrix_rank", "norm", "vector_norm"]
 
 
 def _is(ord: Any, value: float) -> bool:
@@ -164,21 +165,6 @@ def _reshape_kept(value: Expr, ndim: int) -> Expr:
                        tuple(range(ndim)))
 
 
-def cond(x: Any, p: Any = None) -> Expr:
-    """``np.linalg.cond``: ``s_max / s_min`` (``p`` None or 2; ``-2``: the inverse
-    ratio) or ``‖A‖_p ‖A⁻¹‖_p`` for the other matrix norms (square ``A``)."""
-    xe = as_expr(x)
-    if xe.ndim != 2:
-        raise ShapeError(f"cond takes one matrix, got shape {xe.shape}")
-    if p is None or _is(p, 2.0) or _is(p, -2.0):
-        s = svd_values(xe)
-        big, small = _max(s), _min(s)
-        if p is not None and float(p) < 0:
-            big, small = small, big
-        return multiply(big, power(small, -1.0))
-    return multiply(matrix_norm(xe, p), matrix_norm(operation("inv")(xe), p))
-
-
 def matrix_rank(a: Any, *args: Any, **kwargs: Any) -> Expr:
     """Refused on expressions: the rank is an integer, piecewise constant in the
     entries, with no derivative to offer."""
@@ -188,7 +174,6 @@ def matrix_rank(a: Any, *args: Any, **kwargs: Any) -> Expr:
     )
 
 
-register_numpy(np.linalg.cond, cond)
 register_numpy(np.linalg.matrix_rank, matrix_rank)
 if hasattr(np.linalg, "matrix_norm"):
     register_numpy(np.linalg.matrix_norm, lambda x, *, keepdims=False, ord="fro": matrix_norm(
@@ -200,4 +185,3 @@ language_function(Language(("nuclear_norm", "nuc"), "nuclear norm: the sum of th
                            "(m,n) -> ()"), lambda a: matrix_norm(a, "nuc"))
 language_function(Language(("spectral_norm",), "spectral norm: the largest singular value",
                            "(m,n) -> ()"), lambda a: matrix_norm(a, 2))
-language_function(Language(("cond",), "condition number s_max / s_min", "(m,n) -> ()"), cond)
