@@ -10,6 +10,7 @@ from __future__ import annotations
 from matgrad import errors, identities, numeric, ops, printing, testing
 from matgrad.calculus.change_of_variables import jacobian_det, log_abs_det_jacobian
 from matgrad.calculus.diff import derivative, jvp_expr, vjp_expr
+from matgrad.calculus.display import display
 from matgrad.calculus.simplify import simplify
 from matgrad.calculus.taylor import linearize, taylor
 from matgrad.compiler import Compiled, compile, evaluate
@@ -58,6 +59,7 @@ __all__ = [
     "jvp_expr",
     "vjp_expr",
     "simplify",
+    "display",
     "taylor",
     "linearize",
     "jacobian_det",

@@ -49,7 +49,7 @@ from matgrad.ir.expr import (
     zeros,
 )
 
-__all__ = ["simplify"]
+__all__ = ["flatten_einsum", "simplify"]
 
 MAX_PASSES = 6
 FOLD_LIMIT = 1_000_000
@@ -71,6 +71,13 @@ def simplify(expr: Expr) -> Expr:
             break
         expr = new
     return expr if expr is original else record_derivation(expr, [original])
+
+
+def flatten_einsum(node: Einsum) -> Expr:
+    """``node`` with every einsum operand inlined, shared or not, and its deltas and
+    all-ones factors eliminated: one flat product (times a coefficient).  For
+    reading (``matgrad.calculus.display``); computing keeps shared products shared."""
+    return _simplify_einsum(node, {})
 
 
 def _refcounts(root: Expr) -> dict[int, int]:

@@ -63,7 +63,15 @@ __all__ = [
     "to_text",
 ]
 
-def to_text(expr: Any) -> str:
+def _shown(expr: Any, display: bool) -> Any:
+    """``expr`` as an expression, in the display normal form
+    (:func:`matgrad.calculus.display.display`) unless ``display`` is false."""
+    node = as_expr(expr)
+    rewrite = HOOKS.get("display") if display else None
+    return node if rewrite is None else rewrite(node)
+
+
+def to_text(expr: Any, *, display: bool = True) -> str:
     """The expression in matrix notation (what ``str(expr)`` shows).
 
     >>> from matgrad.ir.expr import Matrix, Vector
@@ -74,10 +82,10 @@ def to_text(expr: Any) -> str:
     >>> print(to_text(ops.diag(x) @ X.T))
     diag(x) @ X.T
     """
-    return TextRenderer(FormContext(as_expr(expr))).document()
+    return TextRenderer(FormContext(_shown(expr, display))).document()
 
 
-def to_latex(expr: Any) -> str:
+def to_latex(expr: Any, *, display: bool = True) -> str:
     """The expression in LaTeX (math mode, without the ``$``).
 
     >>> from matgrad.ir.expr import Matrix, Vector
@@ -86,7 +94,7 @@ def to_latex(expr: Any) -> str:
     >>> print(to_latex(a @ X @ b + ops.logdet(X)))
     a^{\\top} X b + \\log\\lvert\\det X\\rvert
     """
-    return LatexRenderer(FormContext(as_expr(expr))).document()
+    return LatexRenderer(FormContext(_shown(expr, display))).document()
 
 
 def to_index_notation(expr: Any) -> str:

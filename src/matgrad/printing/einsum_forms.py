@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from matgrad._types import Shape
-from matgrad.ir.expr import Delta, Einsum, Expr
+from matgrad.ir.expr import Add, Delta, Einsum, Expr
 from matgrad.printing.forms import (
     DiagMat,
     EinsumCall,
@@ -32,6 +32,7 @@ from matgrad.printing.forms import (
     Leaf,
     Mul,
     Outer,
+    Ref,
     Sum,
     Trace,
     Transpose,
@@ -191,12 +192,24 @@ def _hadamard(an: _Analysis, a: int) -> bool:
     for members in groups.values():
         if len(members) < 2:
             continue
+        members.sort(key=_plain_first)
         base = members[0]
         forms = [m.form if m.idx == base.idx else an.ctx.transpose(m.form) for m in members]
         merged = _Factor(Hadamard(an.shape(base.idx), tuple(forms)), base.idx, base.pos)
         an.factors = [merged if f is base else f for f in an.factors if f not in members[1:]]
         return True
     return False
+
+
+def _plain_first(f: _Factor) -> tuple[int, int]:
+    """Entrywise factors read simplest first: symbols, then functions, then sums
+    and products (``x ⊙ (A @ x)``, ``σ ⊙ (1 − σ)``)."""
+    form = f.form
+    if isinstance(form, Leaf):
+        return 0, f.pos
+    if isinstance(form, Ref) and not isinstance(form.node, (Add, Einsum)):
+        return 1, f.pos
+    return 2, f.pos
 
 
 def _vector_split(an: _Analysis, a: int) -> bool:
@@ -375,6 +388,17 @@ def _chain(
         if back_cost + 1 < cost:
             form = Transpose(form.shape, back)
         return form, (lcap.index, rcap.index)
+    if {lcap.kind, rcap.kind} == {"out", "vec"}:
+        # a vector result is a column, as in the textbook: ``A.T @ v``, not ``v @ A``;
+        # ``(A @ B).T @ v`` rather than ``B.T @ A.T @ v``
+        lc, rc, path = (lcap, rcap, steps) if lcap.kind == "out" else (rcap, lcap, _reversed(steps))
+        form, cost = build(lc, rc, path)
+        forward = _oriented(an, _reversed(path))
+        if cost >= 2 and not any(an.ctx.cost(f) for f in forward) and rc.form is not None:
+            rows, cols = forward[0].shape[0], forward[-1].shape[-1]
+            product = Transpose((cols, rows), matmul(forward, (rows, cols)))
+            form = matmul([product, rc.form], form.shape)
+        return form, (lc.index,)
     # a vector or a scalar reads the same both ways: fewest transposes wins, then
     # starting at the output, then at a vector rather than at an open end
     options = []
