@@ -70,9 +70,9 @@ from matgrad.ir.expr import (
     Ones,
     Symbol,
     add,
-    constant,
     einsum_node,
     is_symmetric,
+    ones,
     symbol,
 )
 from matgrad.ops.elementwise import power, sigmoid
@@ -122,7 +122,9 @@ def _rewrite(node: Expr) -> Expr:
             if not isinstance(coeff, complex) and coeff < 0:
                 term, coeff = _negated_sum_factor(node.terms[0], coeff)
                 return add([term], [coeff])
-        for rule in (_polynomial, _common_factor, _common_context, _transposed_sum):
+        for rule in (
+            _permuted_parts, _polynomial, _common_factor, _common_context, _transposed_sum
+        ):
             new = rule(node)
             if new is not None:
                 return new
@@ -144,7 +146,12 @@ def _product(node: Einsum) -> Expr:
     coeff, core = split_coefficient(flatten_einsum(node))
     if not isinstance(core, Einsum):
         return add([core], [coeff])
-    if len(core.operands) == 1 and _symmetric(core.operands[0]):
+    if (
+        len(core.operands) == 1
+        and core.indices[0] == core.out[::-1]
+        and len(core.out) == 2
+        and _symmetric(core.operands[0])
+    ):
         return add([core.operands[0]], [coeff])  # a symmetric matrix transposed
     groups: dict[tuple[Hashable, ...], list[Expr]] = {}
     structural: list[Factor] = []
@@ -157,12 +164,15 @@ def _product(node: Einsum) -> Expr:
     for labels, ops in groups.items():
         merged = None if _inner_product(labels, ops, core) else merge_factors(ops)
         if merged is not None:
+            shape, dtype = ops[0].shape, ops[0].dtype
             ops, sign = merged
             coeff *= sign
+            if not ops and labels:  # the factors cancelled: their indices stay, as ones
+                ops = [ones(shape, dtype)]
         factors.extend((op, labels) for op in ops)
     adjugates(factors)
     if not factors and not structural:
-        return constant(np.full((), coeff, dtype=node.dtype))
+        return add([one_like(node.shape, node.dtype)], [coeff])
     built = _flat([*factors, *structural], core.out)
     c2, inner = split_coefficient(built)
     coeff *= c2
@@ -216,8 +226,12 @@ def _symmetric(node: Expr) -> bool:
         for sym in node.symbols():
             v = rng.standard_normal(sym.shape) * (1 + seed)
             values[sym.name] = (v + v.T) / 2 if sym.symmetric else v
-        with np.errstate(all="ignore"):
-            m = np.asarray(evaluate(node, values))
+        try:
+            with np.errstate(all="ignore"):
+                m = np.asarray(evaluate(node, values))
+        except Exception:  # a probe outside the domain (a Cholesky factor of a random matrix)
+            result = False
+            break
         scale = float(np.max(np.abs(m))) if m.size and np.all(np.isfinite(m)) else -1.0
         if scale < 0 or not np.allclose(m, m.T, rtol=0, atol=1e-12 * max(1.0, scale)):
             result = False
@@ -531,6 +545,35 @@ def _common_context(node: Add) -> Expr | None:
     used = {k for k, *_ in best}
     rest = [k for k in range(len(node.terms)) if k not in used]
     return add([filled, *(node.terms[k] for k in rest)], [1, *(node.coeffs[k] for k in rest)])
+
+
+def _permuted_parts(node: Add) -> Expr | None:
+    """Transposed (permuted) sums among the terms of a sum, taken apart where
+    their parts then merge with other terms: ``(s/2 + sᵀ/4)ᵀ + s/4`` is
+    ``(s + sᵀ)/2``."""
+    terms: list[Expr] = []
+    coeffs: list[complex] = []
+    for term, c in zip(node.terms, node.coeffs):
+        inner_c, core = split_coefficient(term)
+        if (
+            isinstance(core, Einsum)
+            and len(core.operands) == 1
+            and isinstance(core.operands[0], Add)
+            and sorted(core.indices[0]) == sorted(core.out)
+            and len(set(core.indices[0])) == len(core.out)
+        ):
+            total = core.operands[0]
+            for part, pc in zip(total.terms, total.coeffs):
+                terms.append(einsum_node([part], [core.indices[0]], core.out))
+                coeffs.append(c * inner_c * pc)
+        else:
+            terms.append(term)
+            coeffs.append(c)
+    if len(terms) == len(node.terms):
+        return None
+    candidate = add(terms, coeffs)
+    merged = len(candidate.terms) if isinstance(candidate, Add) else 1
+    return candidate if merged < len(terms) else None
 
 
 def _transposed_sum(node: Add) -> Expr | None:

@@ -68,7 +68,12 @@ def _shown(expr: Any, display: bool) -> Any:
     (:func:`matgrad.calculus.display.display`) unless ``display`` is false."""
     node = as_expr(expr)
     rewrite = HOOKS.get("display") if display else None
-    return node if rewrite is None else rewrite(node)
+    if rewrite is None:
+        return node
+    try:
+        return rewrite(node)
+    except RecursionError:  # a DAG too deep to rewrite: print it as it is
+        return node
 
 
 def to_text(expr: Any, *, display: bool = True) -> str:
