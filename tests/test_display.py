@@ -54,7 +54,8 @@ def assert_same_value(a: mg.Expr, b: mg.Expr) -> None:
 
 A, X, B = mg.Matrix("A", (4, 3)), mg.Matrix("X", (3, 3)), mg.Matrix("B", (3, 3))
 S = mg.Matrix("S", (3, 3), symmetric=True)
-x, w, b, y, z = mg.Vector("x", 3), mg.Vector("w", 3), mg.Vector("b", 4), mg.Vector("y", 4), mg.Vector("z", 3)
+x, w, z = mg.Vector("x", 3), mg.Vector("w", 3), mg.Vector("z", 3)
+b, y = mg.Vector("b", 4), mg.Vector("y", 4)
 Xd = mg.Matrix("X", (4, 3))
 
 
