@@ -109,7 +109,11 @@ def _pass(root: Expr) -> Expr:
         children = [memo[c.uid] for c in node.children]
         changed = any(a is not b for a, b in zip(children, node.children))
         new = node.rebuild(children) if changed else node
-        memo[node.uid] = _rewrite(new)
+        done = new._memo.get("display_rewrite")
+        if not isinstance(done, Expr):
+            done = _rewrite(new)
+            new._memo["display_rewrite"] = done
+        memo[node.uid] = done
     return memo[root.uid]
 
 
@@ -489,10 +493,17 @@ def _hole(shape: tuple[int, ...], dtype: Any) -> Symbol:
     return symbol(_HOLE, shape, dtype=dtype)
 
 
+MAX_FACTORED_TERMS = 16
+"""A sum of more terms than this is not searched for a common product."""
+
+MAX_CONTEXT_FACTORS = 8
+"""A product of more factors than this offers no slot to factor out."""
+
+
 def _contexts(term: Expr) -> Iterator[tuple[Expr, Expr, bool]]:
     """``(context, slot, transposed)``: ``term`` is ``context`` with its hole
     filled by ``slot``; a matrix slot is also tried transposed."""
-    if not isinstance(term, Einsum):
+    if not isinstance(term, Einsum) or len(term.operands) > MAX_CONTEXT_FACTORS:
         return
     ops, indices = list(term.operands), list(term.indices)
     for j, (op, ix) in enumerate(zip(ops, indices)):
@@ -525,9 +536,15 @@ def _common_context(node: Add) -> Expr | None:
     sum of those factors: ``A X + Aᵀ X`` is ``(A + Aᵀ) X``.  Of the ways to do it,
     the one that takes in the most terms, then transposes fewest slots, then
     leaves the slot in index order."""
+    if len(node.terms) > MAX_FACTORED_TERMS:
+        return None
     table: dict[int, list[tuple[int, Expr, Expr, bool]]] = {}
     for k, term in enumerate(node.terms):
-        for context, slot, flipped in _contexts(term):
+        known = term._memo.get("display_contexts")
+        if not isinstance(known, list):
+            known = list(_contexts(term))
+            term._memo["display_contexts"] = known
+        for context, slot, flipped in known:
             entries = table.setdefault(context.uid, [])
             if not entries or entries[-1][0] != k:
                 entries.append((k, slot, context, flipped))
