@@ -171,6 +171,7 @@ REGISTRY_MODULES = ("ops", "identities")
 
 ALLOWED = {
     ("language/claims.py", "sign"): "a diagnosis of check_claim (the claim's wrong sign)",
+    ("printing/notation.py", "where"): "the keyword before named subexpressions",
 }
 """String literals equal to an operation's name that do not name the operation."""
 

@@ -1,7 +1,7 @@
 """Typing of function calls for shape inference (the second half of
 :class:`matgrad.language.shapes.Typer`): the built-in functions of the language
-(``tr``, ``sum``, ``diag``, ``solve``, ...), the constants ``array``, ``ones`` and
-``zeros`` with their constant shapes, ``einsum`` with its subscripts, and the
+(``tr``, ``sum``, ``diag``, ``solve``, ...), the constants ``array``, ``ones``,
+``zeros`` and ``eye`` with their constant shapes, ``einsum`` with its subscripts, and the
 functions of the operation registry, typed by their declared signatures."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from matgrad.errors import InvalidArgumentError
+from matgrad.errors import InvalidArgumentError, ShapeError
 from matgrad.ir.apply import Operation
+from matgrad.ir.expr import symbol
 from matgrad.language.dims import Ty
+from matgrad.language.functions import call_form, call_operation, operation_of
 from matgrad.language.operators import OperatorTyper
-from matgrad.language.syntax import Call, Node, Op, Seq, Str
+from matgrad.language.syntax import Call, IndexList, Key, Node, Op, Seq, Str
 from matgrad.ops.registry import LanguageEntry
 
 __all__ = ["CallTyper"]
@@ -36,10 +38,12 @@ class CallTyper(OperatorTyper):
 
     def call(self, call: Call) -> Ty:
         name, args = call.name, call.args
+        if call.operation:
+            return self.operation_call(call)
         entry = self.entries.get(name)
         if entry is not None:
             return self.registry_call(call, entry)
-        if name in ("einsum", "array", "ones", "zeros"):
+        if name in ("einsum", "array", "ones", "zeros", "eye"):
             return self.special_call(call)
         types = [self.need(a) for a in args]
         if name in ("tr", "trace"):
@@ -51,17 +55,20 @@ class CallTyper(OperatorTyper):
             if axis_node is None:
                 self.axis[call] = None
                 return Ty(())
-            axis = self.integer(axis_node, "the axis")
-            if not -t.rank <= axis < t.rank:
-                raise self.conflict(
-                    axis_node.start, axis_node.end,
-                    f"axis {axis} is out of range for "
-                    f"{self.described(args[0].start, args[0].end, t)}",
-                    [args[0]],
-                )
-            axis %= t.rank
-            self.axis[call] = axis
-            return Ty(t.dims[:axis] + t.dims[axis + 1 :])
+            items = axis_node.items if isinstance(axis_node, Seq) else (axis_node,)
+            axes = []
+            for item in items:  # one axis, or a tuple of them as the printers write
+                axis = self.integer(item, "the axis")
+                if not -t.rank <= axis < t.rank:
+                    raise self.conflict(
+                        item.start, item.end,
+                        f"axis {axis} is out of range for "
+                        f"{self.described(args[0].start, args[0].end, t)}",
+                        [args[0]],
+                    )
+                axes.append(axis % t.rank)
+            self.axis[call] = axes[0] if not isinstance(axis_node, Seq) else tuple(axes)
+            return Ty(tuple(d for k, d in enumerate(t.dims) if k not in axes))
         if name == "diag":
             t = types[0]
             if t.rank == 1:
@@ -122,7 +129,11 @@ class CallTyper(OperatorTyper):
             value = self.array(args[0])
             self.arrays[call] = value
             return Ty(tuple(self.dims.new(n) for n in value.shape))
-        shape = self.shape_arg(name, args[-1])  # ones, zeros
+        shape = self.shape_arg(name, args[-1])  # ones, zeros, eye
+        if name == "eye":
+            if len(shape) != 1:
+                raise self.syntax(args[0].start, args[0].end, "eye(n) takes one size")
+            shape = shape * 2
         return Ty(tuple(self.dims.new(n) for n in shape))
 
     def shape_arg(self, name: str, arg: Node) -> tuple[int, ...]:
@@ -144,6 +155,10 @@ class CallTyper(OperatorTyper):
         name = call.name
         signature = entry.signature
         arrays = [p for p in signature.params if p.kind == "array"]
+        if self.beyond_signature(call, entry):
+            assert isinstance(entry.build, Operation)
+            self.generic_calls[call] = entry.build
+            return self.operation_call(call)
         bound: dict[str, tuple[int, int]] = {}  # letter -> (dimension, argument index)
         operands: list[tuple[Node, Ty]] = []
         attrs: dict[str, Any] = {}
@@ -207,11 +222,120 @@ class CallTyper(OperatorTyper):
             return operands[0][1] if operands else Ty(())
         if result.kind == "shape":
             return Ty(tuple(self.dims.new(n) for n in attrs[result.name]))
+        known = self.known_shape(call, operands, attrs)
+        if known is not None and len(known) != len(result.dims or ()):
+            known = None
         fresh: dict[str, int] = {}
         return Ty(tuple(
-            bound[letter][0] if letter in bound else fresh.setdefault(letter, self.dims.new())
-            for letter in result.dims or ()
+            bound[letter][0] if letter in bound
+            else fresh.setdefault(letter, self.dims.new(None if known is None else known[k]))
+            for k, letter in enumerate(result.dims or ())
         ))
+
+    def known_shape(
+        self, call: Call, operands: list[tuple[Node, Ty]], attrs: dict[str, Any]
+    ) -> tuple[int, ...] | None:
+        """The result shape of a call of a declared operation whose operands' shapes
+        are known already (``svdvals(X)`` of a known ``X``); else ``None``."""
+        entry = self.entries.get(call.name)
+        if entry is None or not isinstance(entry.build, Operation):
+            return None
+        sizes = [tuple(self.dims.get(d) for d in t.dims) for _, t in operands]
+        if any(None in shape for shape in sizes):
+            return None
+        op = entry.build
+        try:
+            checked = op.check(attrs) if op.check is not None else attrs
+            return op.shape(tuple(sizes), checked)  # type: ignore[arg-type]
+        except (InvalidArgumentError, ShapeError):
+            return None
+
+    def beyond_signature(self, call: Call, entry: LanguageEntry) -> bool:
+        """Whether an operand has more axes than the function's signature gives it
+        although the operation takes them (a Fréchet derivative along a tensor of
+        directions, as derivatives print): then it is typed by the operation's
+        shape rule, which needs the operands' shapes known."""
+        op = entry.build
+        form = call_form(op) if isinstance(op, Operation) else None
+        if form is None or form[0] != call.name or form[1]:
+            return False
+        for param, arg in zip(entry.signature.params, call.args):
+            if param.kind == "array" and param.dims is not None:
+                t = self.need(arg)
+                if t.rank > len(param.dims):
+                    return all(self.dims.get(d) is not None for d in t.dims)
+        return False
+
+    def operation_call(self, call: Call) -> Ty:
+        """A declared operation as the printers write it: operands, then its
+        attributes (numbers, tuples of numbers, ``True``/``False``/``None``, by
+        keyword or in order).  Its shape rule needs the operands' shapes known."""
+        op, operands, extra, named = self.operation_args(call)
+        attrs = {k: self.constant(v, call.name) for k, v in zip(op.attrs, extra)}
+        attrs.update((k, self.constant(v, call.name)) for k, v in named)
+        shapes = []
+        for arg in operands:
+            t = self.need(arg)
+            sizes = tuple(self.dims.get(d) for d in t.dims)
+            if None in sizes:
+                raise self.conflict(
+                    arg.start, arg.end,
+                    f"{call.name} needs the shape of {self.snippet(arg.start, arg.end)} "
+                    "to be known; give it with shapes=", [arg],
+                )
+            shapes.append(tuple(n for n in sizes if n is not None))
+        try:
+            built = op(*(symbol(f"_{k}", sh) for k, sh in enumerate(shapes)), **attrs)
+        except (InvalidArgumentError, ShapeError, TypeError, ValueError) as err:
+            raise self.syntax(call.start, call.end, f"{call.name}: {err}") from None
+        self.attrs[call] = attrs
+        return Ty(tuple(self.dims.new(n) for n in built.shape))
+
+    def operation_args(
+        self, call: Call
+    ) -> tuple[Operation, list[Node], list[Node], list[tuple[str, Node]]]:
+        """The operation a call is read as, its operands in order, and its attributes
+        in order and by keyword."""
+        op = self.generic_calls.get(call) or operation_of(call)
+        if op is None:
+            keys = [k for k, _ in call.kwargs]
+            near = call_operation(call.name, keys)
+            form = call_form(near) if near is not None else None
+            missing = sorted((set(near.attrs) | set(form[1])) - set(keys)) if near and form else []
+            raise self.syntax(
+                call.start, call.end,
+                f"{call.name} needs {', '.join(missing)} as well" if missing
+                else f"{call.name} does not take {', '.join(keys)} together",
+            )
+        form = call_form(op)
+        by_key = form[1] if form is not None else {}
+        count = len(call.args) if op.arity is None else op.arity - len(by_key)
+        operands, extra = list(call.args[:count]), list(call.args[count:])
+        first = call.args[0] if call.args else None
+        if op.arity is None and isinstance(first, Seq) and first.bracket == "[":
+            operands, extra = list(first.items), list(call.args[1:])  # f([a, b], ...)
+        keyed = sorted((by_key[k], v) for k, v in call.kwargs if k in by_key)
+        operands += [v for _, v in keyed]
+        named = [(k, v) for k, v in call.kwargs if k not in by_key]
+        if len(extra) > len(op.attrs):
+            raise self.syntax(
+                call.start, call.end,
+                f"{call.name} takes {count + len(op.attrs)} arguments, got {len(call.args)}",
+            )
+        return op, operands, extra, named
+
+    def constant(self, node: Node, name: str) -> Any:
+        """A constant attribute: a number, a tuple of numbers, True, False or None."""
+        if isinstance(node, Key):
+            return tuple(np.array(k) if isinstance(k, IndexList) else k for k in node.value)
+        if isinstance(node, Str):
+            return {"True": True, "False": False, "None": None}.get(node.value, node.value)
+        if isinstance(node, Seq) and node.bracket == "(":
+            return tuple(self.constant(item, name) for item in node.items)
+        value = self.num.get(node)
+        if value is None:
+            raise self.syntax(node.start, node.end, f"the attributes of {name} are constants")
+        return int(value) if value.is_integer() else value
 
     def array(self, node: Node) -> np.ndarray:
         rows: list[object] = []

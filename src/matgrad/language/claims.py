@@ -46,7 +46,7 @@ import numpy as np
 from matgrad import _random
 from matgrad._types import FloatArray as Array
 from matgrad.calculus.diff import derivative
-from matgrad.errors import InvalidArgumentError, NonFiniteError
+from matgrad.errors import InvalidArgumentError, NonFiniteError, elide
 from matgrad.ir.apply import Apply
 from matgrad.ir.expr import Expr, Symbol
 from matgrad.language.parse import parse_expression
@@ -143,7 +143,9 @@ def _bind(expr: Expr, values: Mapping[str, Array]) -> dict[str, Array]:
 def _evaluate(expr: Expr, values: Mapping[str, Array]) -> Array:
     value = np.asarray(expr.evaluate(**_bind(expr, values)))
     if np.iscomplexobj(value):
-        raise InvalidArgumentError(f"only real expressions can be checked; {expr} is complex")
+        raise InvalidArgumentError(
+            f"only real expressions can be checked; {elide(str(expr))} is complex"
+        )
     return value.astype(np.float64, copy=False)
 
 
@@ -213,7 +215,7 @@ def random_values(
             return values
     raise NonFiniteError(
         f"found no inputs in {_ATTEMPTS} random draws where "
-        + ", ".join(str(e) for e in exprs[:2])
+        + ", ".join(elide(str(e)) for e in exprs[:2])
         + " can be evaluated (finite, well-conditioned matrices under inv/det/logdet)"
     )
 

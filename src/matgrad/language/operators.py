@@ -33,6 +33,7 @@ from matgrad.language.syntax import (
     entries,
     postorder,
 )
+from matgrad.ops.registry import LanguageEntry
 
 __all__ = ["PI", "OperatorTyper"]
 
@@ -64,7 +65,7 @@ class OperatorTyper:
         self.symbol_dims: dict[str, tuple[int, ...]] = {}
         self.identity: dict[Node, int] = {}
         self.products: list[Product] = []
-        self.axis: dict[Node, int | None] = {}
+        self.axis: dict[Node, int | tuple[int, ...] | None] = {}
         self.spec: dict[Node, str] = {}
         self.arrays: dict[Node, np.ndarray] = {}
         self.shapes: dict[Node, tuple[int, ...]] = {}
@@ -74,6 +75,12 @@ class OperatorTyper:
         """The constant arguments of each call of a registry function, by parameter name."""
         self.entries = entries()
         """The registry's functions of the language (read once per typing)."""
+        self.generic_calls: dict[Node, Operation] = {}
+        """Calls of registry functions typed by their operation's shape rule
+        (``CallTyper.beyond_signature``)."""
+        self.expression_powers: dict[Node, LanguageEntry] = {}
+        """Powers ``x ** y`` whose exponent is an expression, with the registry
+        function that builds them."""
         self.checks: list[tuple[Call, Operation, dict[str, Any], list[tuple[Node, Ty]]]] = []
         """Calls of declared operations whose shape rule is checked once every
         dimension is known (``Typer.finish``)."""
@@ -192,7 +199,17 @@ class OperatorTyper:
         base = self.need(node.base)
         p = self.num.get(node.exponent)
         if p is None:
-            self.need(node.exponent)
+            exponent = self.need(node.exponent)
+            entry = _expression_power(self.entries)
+            if entry is not None and node.op.text == "**" and (
+                0 in (exponent.rank, base.rank)
+                or (exponent.rank == base.rank and all(
+                    self.dims.unify(a, b) for a, b in zip(base.dims, exponent.dims)
+                ))
+            ):  # ``x ** y`` with an expression exponent, as the printers write it
+                self.expression_powers[node] = entry
+                self.ty[node] = base if base.rank else exponent
+                return
             raise self.syntax(
                 node.exponent.start, node.exponent.end, "the exponent must be a constant number",
                 "x^2, x^-1, x^0.5 are powers; for e^x write exp(x)",
@@ -344,6 +361,16 @@ class OperatorTyper:
             self.products.append(Product(r, x, y, span, tuple(operands)))
             dims.append(r)
         return Ty(tuple(dims))
+
+
+def _expression_power(entries: Mapping[str, LanguageEntry]) -> LanguageEntry | None:
+    """The registry function of the entrywise power with an expression exponent:
+    the operation of two operands that prints as a power."""
+    for entry in entries.values():
+        op = entry.build
+        if isinstance(op, Operation) and op.notation.power and op.arity == 2:
+            return entry
+    return None
 
 
 def _number(p: float) -> str:

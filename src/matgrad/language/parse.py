@@ -47,7 +47,7 @@ symbols: X (2, 3)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -67,10 +67,13 @@ from matgrad.language.syntax import (
     Node,
     Parser,
     Power,
+    Seq,
     Sign,
     Transpose,
+    children,
     postorder,
 )
+from matgrad.language.tokens import Token
 
 __all__ = [
     "FUNCTIONS",
@@ -132,6 +135,8 @@ def _build(typer: Typer, order: Sequence[Node], symbols: Mapping[str, Symbol]) -
         elif isinstance(node, Transpose):
             x = val[node.operand]
             val[node] = ops.transpose(x) if node.count % 2 else x
+        elif isinstance(node, Power) and node in typer.expression_powers:
+            val[node] = typer.expression_powers[node].build(val[node.base], val[node.exponent])
         elif isinstance(node, Power):
             val[node] = ops.power(val[node.base], typer.num[node.exponent])
         elif isinstance(node, Chain) and node.additive:
@@ -171,6 +176,9 @@ def _sum(typer: Typer, node: Chain, val: Mapping[Node, Value]) -> Value:
 
 def _call(typer: Typer, call: Call, val: Mapping[Node, Value]) -> Value:
     name = call.name
+    if call.operation or call in typer.generic_calls:
+        op, operands, _, _ = typer.operation_args(call)
+        return op(*(val[a] for a in operands), **typer.attrs[call])
     entry = typer.entries.get(name)
     if entry is not None:
         # array arguments in order; constant ones by parameter name, as the typer
@@ -197,7 +205,89 @@ def _call(typer: Typer, call: Call, val: Mapping[Node, Value]) -> Value:
         return ops.einsum(typer.spec[call], *args)
     if name == "array":
         return constant(typer.arrays[call])
-    return (ones if name == "ones" else zeros)(typer.shapes[call.args[-1]])
+    shape = typer.shapes[call.args[-1]]
+    if name == "eye":
+        return delta(shape[0])
+    return (ones if name == "ones" else zeros)(shape)
+
+
+# =====================================================================================
+# Named subexpressions: ``... where r = A @ x - b``
+# =====================================================================================
+
+
+def _substitute(text: str, root: Node, definitions: Sequence[tuple[Token, Node]]) -> Node:
+    """``root`` with every name defined in the ``where`` block replaced by its
+    definition: one syntax node shared by all its uses (so the text stays as small
+    as the DAG it was printed from).  Definitions may come in any order; a name
+    defined twice, or a definition that uses itself, is an error."""
+    if not definitions:
+        return root
+    defined: dict[str, tuple[Token, Node]] = {}
+    for name, node in definitions:
+        if name.text in defined:
+            raise LocatedParseError(
+                text, name.start, name.end, f"{name.text!r} is defined twice"
+            )
+        defined[name.text] = (name, node)
+    uses = {
+        key: [n.name for n in postorder(node) if isinstance(n, Name) and n.name in defined]
+        for key, (_, node) in defined.items()
+    }
+    done: dict[str, Node] = {}
+    for key in defined:  # depth-first, iteratively, in dependency order
+        stack, active = [key], {key}
+        while stack:
+            top = stack[-1]
+            if top in done:
+                stack.pop()
+                active.discard(top)
+                continue
+            todo = [u for u in uses[top] if u not in done]
+            cycle = next((u for u in todo if u in active), None)
+            if cycle is not None:
+                token = defined[top][0]
+                via = "itself" if cycle == top else f"{cycle!r}, which uses {top!r}"
+                raise LocatedParseError(
+                    text, token.start, token.end, f"the definition of {top!r} uses {via}"
+                )
+            if todo:
+                stack.append(todo[0])
+                active.add(todo[0])
+                continue
+            done[top] = _replace_names(defined[top][1], done)
+    return _replace_names(root, done)
+
+
+def _replace_names(root: Node, values: Mapping[str, Node]) -> Node:
+    """A copy of ``root`` whose names in ``values`` are those nodes (iteratively)."""
+    new: dict[int, Node] = {}
+    for node in postorder(root):
+        if isinstance(node, Name) and node.name in values:
+            new[id(node)] = values[node.name]
+            continue
+        kids = children(node)
+        if all(new[id(k)] is k for k in kids):
+            new[id(node)] = node
+            continue
+        new[id(node)] = _rebuilt(node, {id(k): new[id(k)] for k in kids})
+    return new[id(root)]
+
+
+def _rebuilt(node: Node, new: Mapping[int, Node]) -> Node:
+    """``node`` with its children replaced as ``new`` (by id) says."""
+    if isinstance(node, Seq):
+        return replace(node, items=tuple(new[id(x)] for x in node.items))
+    if isinstance(node, (Sign, Transpose)):
+        return replace(node, operand=new[id(node.operand)])
+    if isinstance(node, Chain):
+        rest = tuple((op, new[id(x)]) for op, x in node.rest)
+        return replace(node, first=new[id(node.first)], rest=rest)
+    if isinstance(node, Power):
+        return replace(node, base=new[id(node.base)], exponent=new[id(node.exponent)])
+    assert isinstance(node, Call)
+    kwargs = tuple((k, new[id(x)]) for k, x in node.kwargs)
+    return replace(node, args=tuple(new[id(x)] for x in node.args), kwargs=kwargs)
 
 
 # =====================================================================================
@@ -271,7 +361,8 @@ def parse_expression(
         raise InvalidArgumentError(f"default_size must be a positive int, got {default_size!r}")
     given = _shapes(shapes)
     sym_names = frozenset(symmetric) | frozenset(spd)
-    root = Parser(text).parse()
+    parser = Parser(text)
+    root = _substitute(text, parser.parse(), parser.definitions)
     order = postorder(root)
     identity = "I" not in given and "I" not in sym_names
     typer = infer(text, order, given, sym_names, identity, default_size, result_shape)
@@ -294,10 +385,14 @@ def symbol_names(text: str) -> tuple[str, ...]:
 
     >>> symbol_names("tr(X'*A*X) + pi*I")
     ('X', 'A', 'pi', 'I')
+    >>> symbol_names("r @ r where r = A + X @ X")
+    ('A', 'X')
     """
     _check_text(text)
+    parser = Parser(text)
+    root = _substitute(text, parser.parse(), parser.definitions)
     names: dict[str, int] = {}
-    for node in postorder(Parser(text).parse()):
+    for node in postorder(root):
         if isinstance(node, Name):
             names[node.name] = min(names.get(node.name, node.start), node.start)
     return tuple(sorted(names, key=names.__getitem__))

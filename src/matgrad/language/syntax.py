@@ -11,13 +11,24 @@ post-order (:func:`postorder`), iteratively.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from matgrad.errors import ParseError, ShapeError
-from matgrad.ops import registry
-from matgrad.ops.registry import LanguageEntry
+from matgrad.language.functions import (
+    ARITY,
+    CORE,
+    FUNCTIONS,
+    KEYWORDS,
+    FunctionTable,
+    arity,
+    call_operation,
+    comparisons,
+    entries,
+    functions,
+    keywords,
+    subscript_operation,
+)
+from matgrad.language.tokens import LocatedParseError, LocatedShapeError, Token, tokens
+from matgrad.printing.notation import WHERE
 
 __all__ = [
     "ARITY",
@@ -33,6 +44,8 @@ __all__ = [
     "LocatedShapeError",
     "Name",
     "Node",
+    "IndexList",
+    "Key",
     "Num",
     "Op",
     "Parser",
@@ -42,6 +55,7 @@ __all__ = [
     "Str",
     "Transpose",
     "arity",
+    "call_operation",
     "entries",
     "functions",
     "postorder",
@@ -53,222 +67,6 @@ MAX_LENGTH = 10_000
 MAX_DEPTH = 200
 """The deepest nesting :func:`parse` accepts: parentheses, function calls, signs and
 exponents each open one level."""
-
-CORE: dict[str, str] = {
-    "tr": "trace of a square matrix (also trace)",
-    "trace": "trace of a square matrix",
-    "sum": "sum of all entries; sum(X, axis=k) sums over axis k",
-    "mean": "mean of all entries; mean(X, axis=k) over axis k",
-    "diag": "diagonal of a square matrix, or diagonal matrix of a vector",
-    "outer": "outer product of two vectors",
-    "kron": "Kronecker product of two matrices (also A ⊗ B)",
-    "hadamard": "entrywise product (also A .* B and A ⊙ B)",
-    "matmul": "matrix product (also A @ B)",
-    "dot": "matrix product, or scaling when an operand is a scalar",
-    "transpose": "transpose (also X' and X.T)",
-    "matrix_power": "matrix_power(X, k): X multiplied by itself k times (k < 0: of inv(X))",
-    "solve": "solve(A, B) = inv(A) * B",
-    "einsum": 'einsum("ij,jk->ik", A, B): any multilinear product',
-    "ones": "ones(n) or ones((m, n)): all-ones vector or matrix",
-    "zeros": "zeros(n) or zeros((m, n))",
-    "array": "array([[1, 2], [3, 4]]): a constant",
-}
-"""The functions of the algebraic core, with a one-line description each.  The
-other functions of the language are the operation registry's
-(:func:`matgrad.ops.registry.language_entries`): see :func:`entries`."""
-
-ARITY: dict[str, tuple[int, int]] = {
-    "sum": (1, 2), "mean": (1, 2), "outer": (2, 2), "kron": (2, 2), "hadamard": (2, 2),
-    "matmul": (2, 2), "dot": (2, 2), "matrix_power": (2, 2), "solve": (2, 2),
-    "einsum": (2, 64),
-}
-"""(fewest, most) arguments of the core functions that do not take exactly one; a
-registry function takes one argument per parameter of its signature."""
-
-KEYWORDS: dict[str, tuple[str, ...]] = {"sum": ("axis",), "mean": ("axis",)}
-"""The keyword arguments of the core functions (registry functions take none)."""
-
-
-def entries() -> dict[str, LanguageEntry]:
-    """The registry's functions of the language, name → entry, read now (so that
-    an operation declared after import counts); a core name is never one of them."""
-    return {n: e for n, e in registry.language_entries().items() if n not in CORE}
-
-
-def arity(name: str, entry: LanguageEntry | None = None) -> tuple[int, int]:
-    """(fewest, most) arguments of the function ``name``."""
-    if name in CORE:
-        return ARITY.get(name, (1, 1))
-    if entry is None:
-        entry = entries()[name]
-    count = len(entry.signature.params)
-    return count, count
-
-
-def functions() -> dict[str, str]:
-    """Every function of the language, name → one-line description: the core's
-    (:data:`CORE`), then the operation registry's, read now.
-
-    >>> functions()["tr"], functions()["inv"]
-    ('trace of a square matrix (also trace)', 'inverse of a square matrix')
-    """
-    table = dict(CORE)
-    table.update((n, e.language.description) for n, e in entries().items())
-    return table
-
-
-class FunctionTable(Mapping[str, str]):
-    """:func:`functions` as a mapping that reads the registry at each use (never
-    cached, so an operation declared at run time is a function at once)."""
-
-    def _table(self) -> dict[str, str]:
-        return functions()
-
-    def __getitem__(self, name: str) -> str:
-        return self._table()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._table())
-
-    def __len__(self) -> int:
-        return len(self._table())
-
-    def __contains__(self, name: object) -> bool:
-        return name in CORE or name in registry.language_entries()
-
-    def __repr__(self) -> str:
-        return f"FunctionTable({self._table()!r})"
-
-
-FUNCTIONS: Mapping[str, str] = FunctionTable()
-"""The functions of the language, with a one-line description each (read live from
-the core table and the operation registry)."""
-
-# =====================================================================================
-# Errors with a position
-# =====================================================================================
-
-
-def _display(text: str, start: int, end: int) -> str:
-    """Two lines: (a window of) the text, and a caret line under ``start:end``."""
-    width = 76
-    flat = "".join(" " if ch in "\t\n\r\v\f" else ch for ch in text)
-    lo = 0
-    if len(flat) > width:
-        lo = max(0, min(start - width // 3, len(flat) - width))
-    shown = flat[lo : lo + width]
-    prefix = "…" if lo > 0 else ""
-    suffix = "…" if lo + width < len(flat) else ""
-    column = start - lo + len(prefix)
-    carets = max(1, min(end, lo + width) - start)
-    return f"    {prefix}{shown}{suffix}\n    {' ' * column}{'^' * carets}"
-
-
-def _message(
-    text: str, start: int, end: int, problem: str, hint: str, notes: Sequence[str] = ()
-) -> str:
-    lines = [f"{problem} (column {start + 1})", _display(text, start, end), *notes]
-    if hint:
-        lines.append(f"hint: {hint}")
-    return "\n".join(lines)
-
-
-class LocatedParseError(ParseError):
-    """A :class:`~matgrad.errors.ParseError` that knows where: ``text`` (the
-    expression), ``position`` and ``end`` (0-based character offsets), ``problem``
-    and ``hint``; the message shows the text with a caret under the place."""
-
-    __module__ = "matgrad.language.parse"  # where users import it from
-
-    def __init__(self, text: str, start: int, end: int, problem: str, hint: str = "") -> None:
-        super().__init__(_message(text, start, end, problem, hint))
-        self.text, self.position, self.end = text, start, end
-        self.problem, self.hint = problem, hint
-
-
-class LocatedShapeError(ShapeError):
-    """A :class:`~matgrad.errors.ShapeError` found while parsing, with the same
-    fields as :class:`LocatedParseError`; the message names the operands and their
-    shapes, and lists the symbols involved with theirs (``?`` for a dimension not
-    yet known)."""
-
-    __module__ = "matgrad.language.parse"
-
-    def __init__(
-        self, text: str, start: int, end: int, problem: str, hint: str = "",
-        notes: Sequence[str] = (),
-    ) -> None:
-        super().__init__(_message(text, start, end, problem, hint, notes))
-        self.text, self.position, self.end = text, start, end
-        self.problem, self.hint = problem, hint
-
-
-# =====================================================================================
-# Tokens
-# =====================================================================================
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # "num", "name", "str", "op", "end"
-    text: str
-    start: int
-    end: int
-
-
-_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-_OPERATORS = (  # longest first
-    "**", ".*", "./", ".^", "+", "-", "*", "/", "@", "^", "⊙", "⊗", "'", "ᵀ",
-    "(", ")", "[", "]", ",", "=",
-)
-
-
-def _is_name_char(ch: str, first: bool) -> bool:
-    if ch == "ᵀ":
-        return False
-    return ch == "_" or (ch.isalpha() if first else ch.isalnum())
-
-
-def _tokens(text: str) -> list[Token]:
-    result: list[Token] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-            continue
-        start = i
-        if ch in "0123456789" or (ch == "." and i + 1 < n and text[i + 1] in "0123456789"):
-            match = _NUMBER.match(text, i)
-            assert match is not None
-            i = match.end()
-            result.append(Token("num", match.group(), start, i))
-        elif _is_name_char(ch, True):
-            i += 1
-            while i < n and _is_name_char(text[i], False):
-                i += 1
-            result.append(Token("name", text[start:i], start, i))
-        elif ch == '"':
-            close = text.find('"', i + 1)
-            if close < 0:
-                raise LocatedParseError(text, i, n, "unterminated string", 'close it with "')
-            i = close + 1
-            result.append(Token("str", text[start + 1 : close], start, i))
-        elif text.startswith(".T", i) and not (i + 2 < n and _is_name_char(text[i + 2], False)):
-            i += 2
-            result.append(Token("op", ".T", start, i))
-        else:
-            op = next((o for o in _OPERATORS if text.startswith(o, i)), None)
-            if op is None:
-                raise LocatedParseError(
-                    text, i, i + 1, f"unexpected character {ch!r}",
-                    "operators are + - * / @ ^ .* ./ .^ ⊙ ⊗ ' .T; see docs/cli.md",
-                )
-            i += len(op)
-            result.append(Token("op", op, start, i))
-    result.append(Token("end", "", n, n))
-    return result
-
 
 # =====================================================================================
 # The syntax tree
@@ -294,6 +92,17 @@ class Name(Node):
 @dataclass(frozen=True, eq=False)
 class Str(Node):
     value: str
+
+
+@dataclass(frozen=True, eq=False)
+class Key(Node):
+    """The constant key of an indexing ``x[...]`` (a tuple of Python values)."""
+
+    value: tuple[object, ...]
+
+
+class IndexList(list[int]):
+    """An integer list inside a key (an index array)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -346,6 +155,9 @@ class Call(Node):
     name_end: int
     args: tuple[Node, ...]
     kwargs: tuple[tuple[str, Node], ...]
+    operation: bool = False
+    """A declared operation written as the printers write it, ``name(operands,
+    attribute=value)`` (see :func:`call_operation`), not a function of the language."""
 
 
 def children(node: Node) -> tuple[Node, ...]:
@@ -365,14 +177,18 @@ def children(node: Node) -> tuple[Node, ...]:
 
 
 def postorder(root: Node) -> list[Node]:
-    """Every node, children before parents (iteratively: no recursion limit)."""
+    """Every node once, children before parents (iteratively: no recursion limit)."""
     order: list[Node] = []
+    seen: set[int] = set()  # a named subexpression is one node with several parents
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         stack.append((node, True))
         stack.extend((c, False) for c in reversed(children(node)))
     return order
@@ -390,9 +206,11 @@ class Parser:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = _tokens(text)
+        self.tokens = tokens(text)
         self.i = 0
         self.depth = 0
+        self.definitions: list[tuple[Token, Node]] = []
+        """``name = expression`` of a ``where`` block, in the order written."""
 
     # ---- helpers ------------------------------------------------------------------------
     @property
@@ -435,6 +253,8 @@ class Parser:
                 self.tok, "the expression is nested too deeply for the Python stack",
                 "split it into smaller expressions",
             ) from None
+        if self.tok.kind == "name" and self.tok.text == WHERE:
+            self.where()
         if self.tok.kind != "end":
             tok = self.tok
             hint = ""
@@ -444,6 +264,29 @@ class Parser:
                 hint = "this ')' has no matching '('"
             raise self.error(tok, f"unexpected {describe_token(tok)}", hint)
         return node
+
+    def where(self) -> None:
+        """``where name = expression {name = expression}``: named subexpressions, as
+        the printers write them (one per line; line breaks are spaces here)."""
+        self.take()
+        while True:
+            name = self.take()
+            if name.kind != "name" or not self.at("="):
+                raise self.error(
+                    name, f"expected 'name = expression' after {WHERE!r}, found "
+                    f"{describe_token(name)}", "write e.g. where r = A @ x - b",
+                )
+            if name.text in FUNCTIONS or name.text == WHERE:
+                raise self.error(name, f"{name.text!r} cannot be defined: it is a function")
+            self.take()
+            try:
+                self.definitions.append((name, self.expression()))
+            except RecursionError:
+                raise self.error(
+                    self.tok, "the expression is nested too deeply for the Python stack",
+                ) from None
+            if self.tok.kind != "name" or self.tokens[self.i + 1].text != "=":
+                return
 
     def expression(self) -> Node:
         """``sum = product {("+" | "-") product}``, ``product = unary {op unary}``
@@ -489,7 +332,14 @@ class Parser:
         else:
             node = self.primary()
         count, first_op, end = 0, None, node.end
-        while self.at(*_TRANSPOSES):
+        while self.at(*_TRANSPOSES, "["):
+            if self.at("["):  # x[1:, 0], as the printers write indexing
+                if first_op is not None:
+                    node = Transpose(node.start, end, node, count, first_op)
+                count, first_op = 0, None
+                node = self.subscript(node)
+                end = node.end
+                continue
             tok = self.take()
             count += 1
             first_op = first_op or Op(tok.text, tok.start, tok.end)
@@ -531,9 +381,15 @@ class Parser:
             self.enter(tok)
             close = ")" if tok.text == "(" else "]"
             items: list[Node] = []
-            listing = tok.text == "["
-            if not (listing and self.at("]")):
+            listing = tok.text == "[" or self.at(")")  # () is the empty shape
+            if not (listing and self.at(close)):
                 items.append(self.expression())
+                compare = comparisons().get(self.tok.text) if self.tok.kind == "op" else None
+                if compare is not None and not listing:  # (a > b), as the printers write it
+                    self.take()
+                    right = self.expression()
+                    items[0] = Call(items[0].start, right.end, compare, items[0].start,
+                                    (items[0], right), (), True)
                 while self.at(","):
                     self.take()
                     listing = True
@@ -551,9 +407,54 @@ class Parser:
             "expected a number, a name, a function call or '('",
         )
 
+    def subscript(self, operand: Node) -> Node:
+        """``operand[key]``: integers, slices ``a:b:c``, ``...``, ``None`` and integer
+        lists, read as the declared indexing operation (:func:`subscript_operation`)."""
+        found = subscript_operation()
+        opened = self.take()
+        if found is None:
+            raise self.error(opened, "indexing is not in the language")
+        key: list[object] = []
+        while not self.at("]"):
+            if key and self.take().text != ",":
+                raise self.error(self.tokens[self.i - 1], "expected ',' or ']'")
+            if self.at("..."):
+                self.take()
+                key.append(Ellipsis)
+            elif self.tok.text == "None":
+                self.take()
+                key.append(None)
+            elif self.at("["):
+                self.take()
+                items = [self.integer()]
+                while self.at(","):
+                    self.take()
+                    items.append(self.integer())
+                self.expect("]", opened)
+                key.append(IndexList(items))
+            else:
+                parts: list[int | None] = [None if self.at(":", ",", "]") else self.integer()]
+                while self.at(":") and len(parts) < 3:
+                    self.take()
+                    parts.append(None if self.at(":", ",", "]") else self.integer())
+                key.append(parts[0] if len(parts) == 1 else slice(*parts))
+        close = self.expect("]", opened)
+        value = Key(opened.start, close.end, tuple(key))
+        return Call(operand.start, close.end, found[0], operand.end, (operand,),
+                    ((found[1], value),), True)
+
+    def integer(self) -> int:
+        sign = -1 if self.at("-") and self.take() else 1
+        tok = self.take()
+        if tok.kind != "num" or not tok.text.isdigit():
+            raise self.error(tok, f"expected an integer index, found {describe_token(tok)}")
+        return sign * int(tok.text)
+
     def call(self, name: Token) -> Node:
         entry = None if name.text in CORE else entries().get(name.text)
-        if entry is None and name.text not in CORE:
+        op = call_operation(name.text)
+        generic = entry is None and name.text not in CORE and op is not None
+        if entry is None and name.text not in CORE and op is None:
             known = ", ".join(sorted(FUNCTIONS))
             raise self.error(
                 name,
@@ -575,8 +476,11 @@ class Parser:
             if self.tok.kind == "name" and self.tokens[self.i + 1].text == "=":
                 key = self.take()
                 self.take()
-                if key.text not in KEYWORDS.get(name.text, ()):
-                    raise self.error(key, f"{name.text} takes no argument {key.text!r}")
+                if not generic and key.text not in keywords(name.text, entry):
+                    op = call_operation(name.text, [*(k for k, _ in kwargs), key.text])
+                    if op is None:
+                        raise self.error(key, f"{name.text} takes no argument {key.text!r}")
+                    generic = True
                 kwargs.append((key.text, self.expression()))
             elif kwargs:
                 raise self.error(self.tok, "a positional argument follows a keyword argument")
@@ -586,6 +490,20 @@ class Parser:
                 args.append(self.expression())
         close = self.expect(")", opened)
         self.depth -= 1
+        if generic:
+            return Call(name.start, close.end, name.text, name.end, tuple(args),
+                        tuple((k, _constant_name(v)) for k, v in kwargs), True)
+        if entry is not None and kwargs:  # constant parameters by name, as printed
+            given = dict(kwargs)
+            for param in entry.signature.params[len(args):]:
+                if param.name not in given:
+                    break
+                args.append(given.pop(param.name))
+            if given:
+                raise self.error(
+                    name, f"{name.text}: give {', '.join(given)} in the order of the parameters"
+                )
+            kwargs = []
         lo, hi = arity(name.text, entry)
         if not lo <= len(args) + len(kwargs) <= hi:
             wanted = str(lo) if lo == hi else f"{lo} to {hi}"
@@ -596,6 +514,16 @@ class Parser:
                 CORE[name.text] if entry is None else entry.language.description,
             )
         return Call(name.start, close.end, name.text, name.end, tuple(args), tuple(kwargs))
+
+
+_CONSTANT_NAMES = ("True", "False", "None")
+
+
+def _constant_name(node: Node) -> Node:
+    """``True``, ``False`` and ``None`` as an attribute: strings, not symbols."""
+    if isinstance(node, Name) and node.name in _CONSTANT_NAMES:
+        return Str(node.start, node.end, node.name)
+    return node
 
 
 def describe_token(tok: Token) -> str:

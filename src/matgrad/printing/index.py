@@ -70,9 +70,11 @@ class IndexPrinter:
         self.root = root
         order = root.walk()
         self.keys = sort_keys(order)
-        deps = {n.uid: [c.uid for c in n.children] for n in order}
-        own = {n.uid: _index_own_size(n) for n in order}
-        chosen = set(choose_shared([n.uid for n in order], deps, own, root.uid))
+        inner = [n for n in order if n.kind not in LEAF_KINDS]
+        deps = {n.uid: [c.uid for c in n.children if c.kind not in LEAF_KINDS] for n in inner}
+        own = {n.uid: _index_own_size(n) for n in inner}
+        wrappers = {n.uid for n in inner if _is_wrapper(n)}
+        chosen = set(choose_shared([n.uid for n in inner], deps, own, root.uid, wrappers))
         chosen |= set(_deep_nodes(order, chosen, root))
         named = [n for n in order if n.uid in chosen]
         taken = {s.name for s in root.symbols()}
@@ -87,8 +89,11 @@ class IndexPrinter:
         return "\n".join(lines)
 
     def _definition(self, name: str, node: Expr) -> str:
-        letters = tuple(index_letters(node.ndim))
-        text, _ = self.render(node, letters, _Alloc(set(letters)), top=True)
+        # index letters skip the names of subexpressions (no ``r[r,s]``)
+        taken = set(self.names.values())
+        letters = tuple(n for n in index_letters(node.ndim + len(taken)) if n not in taken)
+        letters = letters[: node.ndim]
+        text, _ = self.render(node, letters, _Alloc(set(letters) | taken), top=True)
         return f"{self._subscript(name, letters)} = {text}"
 
     def _matrix_text(self, node: Expr) -> R:
@@ -283,11 +288,23 @@ def _chain_order(
 
 
 def _index_own_size(node: Expr) -> int:
-    if isinstance(node, Symbol):
-        return len(node.name) + 2 * node.ndim + 2
+    """About the length of ``node``'s own text, its non-leaf operands left out."""
+    size = 6
+    for child in node.children:
+        if isinstance(child, Symbol):
+            size += len(child.name) + 2 * child.ndim + 2
+        elif child.kind in LEAF_KINDS:
+            size += 3 + 2 * child.ndim
     if isinstance(node, Einsum):
-        return 2 * sum(len(ix) for ix in node.indices)
-    return 6
+        size += sum(len(ix) for ix in node.indices)
+    return size
+
+
+def _is_wrapper(node: Expr) -> bool:
+    """A transpose, or a product of one array and numbers (no deeper than its operand)."""
+    if isinstance(node, Einsum):
+        return sum(1 for o in node.operands if o.ndim > 0 or not isinstance(o, Constant)) == 1
+    return isinstance(node, Add) and len(node.terms) == 1
 
 
 def _deep_nodes(order: list[Expr], named: set[int], root: Expr, step: int = 60) -> list[int]:

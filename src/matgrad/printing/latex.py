@@ -113,9 +113,13 @@ class LatexRenderer(Renderer):
     number_style = staticmethod(latex_number)
     _text: TextRenderer | None = None
 
+    def measurer(self) -> type[Renderer]:
+        return TextRenderer
+
     def order_key(self, form: fm.Form) -> str:
         if self._text is None:
             self._text = TextRenderer(self.ctx, names=self.names)
+            self._text.sized = self.sized  # the same identities read as I
         return self._text.render(form).text
 
     def join(self, main: str, defs: list[tuple[str, str]]) -> str:
@@ -175,6 +179,12 @@ class LatexRenderer(Renderer):
         if form.ndim == 1 and starts_with_vector(inner):
             assert isinstance(inner, fm.MatMul)
             return " ".join(self._juxtapose(inner.factors))
+        if form.ndim == 1 and isinstance(inner, fm.MatMul) and inner.factors[-1].ndim == 1:
+            # the column Aᵀ v as a row is vᵀ A, where that has fewer transposes
+            *mats, v = inner.factors
+            flipped = [self.ctx.transpose(f) for f in reversed(mats)]
+            if sum(self.ctx.cost(f) for f in flipped) < sum(self.ctx.cost(f) for f in mats):
+                return " ".join(self._juxtapose([v, *flipped]))
         return self._row(self.render(form))
 
     def _juxtapose(self, factors: Sequence[fm.Form]) -> list[str]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import sys
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,16 +20,9 @@ from typing import Any
 import numpy as np
 
 from matgrad._types import Array
-from matgrad.ir.expr import Expr, Ones, Symbol
+from matgrad.ir.expr import Constant, Delta, Expr, Ones, Symbol
 from matgrad.printing import forms as fm
 from matgrad.printing.matrix import FormContext
-
-NAMING_THRESHOLD = 4000
-"""Above this estimated length (characters) of the fully expanded text, shared
-subexpressions are printed once, as ``where t1 = ...`` definitions."""
-
-MIN_NAMED = 30
-"""A shared subexpression shorter than this (characters) is repeated, not named."""
 
 # precedence levels: lower binds looser
 ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
@@ -39,7 +32,6 @@ PRODUCTS = ("@", "*", "⊙", "⊗")
 
 LETTERS = "ijklmnopqrstuvwxyzabcdefgh" + "ijklmnopqrstuvwxyzabcdefgh".upper()
 """The single-letter index names, in the order they are given out."""
-
 
 # =====================================================================================
 # Index letters
@@ -147,6 +139,23 @@ def _nested(values: Any) -> str:
 # Naming shared subexpressions
 # =====================================================================================
 
+NAMING_THRESHOLD = 0
+"""Kept for compatibility: naming no longer waits for long text.  Every shared,
+non-trivial subexpression is named (:func:`choose_shared`)."""
+
+SHORT = 16
+"""A subexpression that is one operation on leaves (up to transposes, signs and
+scalings) and at most this many characters long is *trivial*: it is repeated
+where it occurs (``exp(x)``, ``inv(X)``, ``A @ x``), never named."""
+
+WHERE = "where"
+"""The word that opens the definitions of named subexpressions (the formula
+language reads it back)."""
+
+NAMES = ("r", "s", "t", "u", "v", "w", "p", "q")
+"""The names of shared subexpressions, in the order they are given out (then
+``t1, t2, ...``); a name a symbol of the expression has is skipped."""
+
 
 class Namer:
     """Fresh names ``<prefix><k>`` for ``k = start, start + 1, ...``, none in ``taken``."""
@@ -165,9 +174,16 @@ class Namer:
 
 
 def fresh_names(count: int, taken: set[str]) -> list[str]:
-    """``count`` names ``t1, t2, ...`` that are not in ``taken``."""
-    namer = Namer(taken, start=1)
-    return [namer() for _ in range(count)]
+    """``count`` names for shared subexpressions that are not in ``taken``: the
+    letters of :data:`NAMES`, then ``t1, t2, ...``.
+
+    >>> fresh_names(3, {"r", "A", "x"})
+    ['s', 't', 'u']
+    """
+    names = [n for n in NAMES if n not in taken][:count]
+    namer = Namer(taken | set(names), start=1)
+    names += [namer() for _ in range(count - len(names))]
+    return names
 
 
 def choose_shared(
@@ -175,52 +191,57 @@ def choose_shared(
     deps: dict[int, list[int]],
     own: dict[int, int],
     root: int,
+    wrappers: frozenset[int] | set[int] = frozenset(),
 ) -> list[int]:
-    """The nodes to name so that the printed text stays short: shared ones whose
-    expansion is long, and only when the fully expanded text would be long."""
-    tree: dict[int, int] = {}
-    for uid in order:
-        tree[uid] = own[uid] + sum(tree[c] for c in deps[uid])
-    if tree.get(root, 0) <= NAMING_THRESHOLD:
-        return []
-    uses: Counter[int] = Counter(c for uid in order for c in deps[uid])
-    named: list[int] = []
-    chosen: set[int] = set()
-    size: dict[int, int] = {}
-    for uid in order:
-        size[uid] = own[uid] + sum(3 if c in chosen else size[c] for c in deps[uid])
-        if uid != root and uses[uid] >= 2 and size[uid] > MIN_NAMED:
-            named.append(uid)
-            chosen.add(uid)
-    return named
+    """The nodes to name, children first: every node that would be printed more
+    than once and is not trivial.
+
+    ``order`` lists the nodes children first, ``deps`` the nodes each one prints
+    (with multiplicity; leaves left out), ``own`` the length of its own text
+    without them.  A node is *trivial* when it is at most one operation deep
+    (``wrappers`` — transposes, signs, scalings — add no depth) and its fully
+    written text is at most :data:`SHORT` characters.  How often a node is printed
+    is counted from the root down: a named node is printed once (its definition),
+    an unnamed one as often as its parents print it.  So the printed size is
+    bounded by the size of the DAG times a constant, never the size of the tree."""
+    named: set[int] = set()
+    for _ in range(6):  # a named operand reads as a leaf: decide again until stable
+        tree: dict[int, int] = {}
+        depth: dict[int, int] = {}
+        for uid in order:
+            cs = [c for c in deps[uid] if c not in named]
+            tree[uid] = own[uid] + 2 * (len(deps[uid]) - len(cs)) + sum(tree[c] for c in cs)
+            depth[uid] = max((depth[c] for c in cs), default=0) + (uid not in wrappers)
+        occurs: dict[int, int] = dict.fromkeys(order, 0)
+        occurs[root] = 1
+        chosen: set[int] = set()
+        for uid in reversed(order):
+            count = occurs[uid]
+            if uid != root and count >= 2 and (depth[uid] > 1 or tree[uid] > SHORT):
+                chosen.add(uid)
+                count = 1
+            for c in deps[uid]:
+                occurs[c] += count
+        if chosen == named:
+            break
+        named = chosen
+    return [uid for uid in order if uid in named]
 
 
-def _form_plan(ctx: FormContext) -> list[int]:
-    """The node uids to name for the matrix-notation printers, children first."""
-    root = ctx.root_form
-    if not isinstance(root, fm.Ref):
-        return []
-    reachable: set[int] = set()
-    stack = [root.node]
-    while stack:
-        node = stack.pop()
-        if node.uid in reachable:
-            continue
-        reachable.add(node.uid)
-        stack.extend(ctx.refs(ctx.forms[node.uid]))
-    order = [n.uid for n in ctx.order if n.uid in reachable]
-    deps = {uid: [n.uid for n in ctx.refs(ctx.forms[uid])] for uid in order}
-    own = {uid: sum(_own_size(f) for f in fm.iter_forms(ctx.forms[uid])) for uid in order}
-    return choose_shared(order, deps, own, root.node.uid)
+def _is_wrapper(form: fm.Form) -> bool:
+    """A transpose, sign or scaling by numbers: no deeper than what it wraps."""
+    if isinstance(form, fm.Transpose):
+        return True
+    if isinstance(form, fm.LinComb):
+        return len(form.terms) == 1
+    if isinstance(form, fm.Mul):
+        return all(
+            isinstance(f, fm.Leaf) and not isinstance(f.node, Symbol) for f in form.factors[:-1]
+        )
+    return False
 
 
-def _own_size(form: fm.Form) -> int:
-    if isinstance(form, fm.Ref):
-        return 0
-    if isinstance(form, fm.Leaf):
-        node = form.node
-        return len(node.name) if isinstance(node, Symbol) else 8
-    return 5
+_PLACEHOLDER = re.compile("\x00([0-9]+)\x01")
 
 
 # =====================================================================================
@@ -308,6 +329,24 @@ def fraction(
     return numer, denom
 
 
+def identity_leaf(form: fm.Form) -> fm.Form | None:
+    """The identity leaf of ``I`` or of numbers times ``I``, else ``None``."""
+    if isinstance(form, fm.Mul):
+        form = form.factors[-1]
+    if isinstance(form, fm.Leaf) and isinstance(form.node, Delta):
+        return form
+    return None
+
+
+def _scalar_number(form: fm.Form) -> Any:
+    """The value of a scalar constant without a name (``None`` for anything else)."""
+    if isinstance(form, fm.Leaf) and isinstance(form.node, Constant) and not form.node.shape:
+        if not form.node.name:
+            value = py_number(form.node.value.item())
+            return None if isinstance(value, complex) else value
+    return None
+
+
 def _is_ones(form: fm.Form) -> bool:
     return isinstance(form, fm.Leaf) and isinstance(form.node, Ones) and form.ndim > 0
 
@@ -323,12 +362,46 @@ class Renderer:
 
     def __init__(self, ctx: FormContext, names: dict[int, str] | None = None) -> None:
         self.ctx = ctx
+        self.memo: dict[int, R] = {}
+        self.sized: set[int] = set()
+        """Identity leaves (by ``id``) whose size the context shows: a term of a sum
+        or a factor of a product beside an operand of known shape."""
         if names is None:
-            named = _form_plan(ctx)
+            named = self.plan()
             taken = {s.name for s in ctx.root.symbols()}
             names = dict(zip(named, fresh_names(len(named), taken)))
         self.names = names
-        self.memo: dict[int, R] = {}
+
+    # ---- which shared subexpressions get names ---------------------------------------
+    def measurer(self) -> type[Renderer]:
+        """The renderer whose text decides what is named (the text printer's, so
+        that every printer names the same subexpressions)."""
+        return type(self)
+
+    def plan(self) -> list[int]:
+        """The node uids to name (:func:`choose_shared`), children first, measured
+        on the text of each node with the nodes it prints standing for themselves."""
+        ctx = self.ctx
+        root = ctx.root_form
+        if not isinstance(root, fm.Ref):
+            return []
+        marks = {uid: f"\x00{uid}\x01" for uid in ctx.forms}
+        measure = self.measurer()(ctx, names=marks)
+        deps: dict[int, list[int]] = {}
+        own: dict[int, int] = {}
+        stack = [root.node.uid]
+        while stack:
+            uid = stack.pop()
+            if uid in deps:
+                continue
+            text = measure.render(ctx.forms[uid]).text
+            found = [int(m) for m in _PLACEHOLDER.findall(text)]
+            deps[uid] = found
+            own[uid] = len(_PLACEHOLDER.sub("", text))
+            stack.extend(c for c in found if c not in deps)
+        order = [n.uid for n in ctx.order if n.uid in deps]
+        wrappers = {uid for uid in order if _is_wrapper(ctx.forms[uid])}
+        return choose_shared(order, deps, own, root.node.uid, wrappers)
 
     # ---- the document and the DAG ---------------------------------------------------
     def document(self) -> str:
@@ -482,23 +555,38 @@ class Renderer:
         """``c`` times the scalar 1: the number, or ``1 / n``."""
         return self.number(c) if reciprocal(c) is None else self.scaled(c, R("1", ATOM))
 
+    def size_identities(self, forms: Sequence[fm.Form]) -> None:
+        """Mark the identities among ``forms`` (alone or scaled) as sized by the
+        others, when one of the others is not an identity."""
+        found = [identity_leaf(f) for f in forms]
+        if any(leaf is None for leaf in found):
+            self.sized.update(id(leaf) for leaf in found if leaf is not None)
+
     def r_LinComb(self, form: fm.LinComb) -> R:
+        self.size_identities([f for _, f in form.terms])
         if len(form.terms) == 1:
             c, f = form.terms[0]
             return self.scaled(c, self.render(f))
+        # a number is a coefficient of 1 (``s - 3``, not ``s + -3``), after the rest
+        pairs = []
+        for c, f in form.terms:
+            value = _scalar_number(f)
+            pairs.append((py_number(c) if value is None else py_number(c * value), f, value))
         # positive terms first, then by their text (the IR orders terms by node id)
         terms = sorted(
-            ((py_number(c), f) for c, f in form.terms),
-            key=lambda t: (negative(t[0]), self.order_key(t[1])),
+            pairs,
+            key=lambda t: (negative(t[0]), "~" if t[2] is not None else self.order_key(t[1])),
         )
         # an all-ones term reads as the scalar 1 where another term shows the shape
-        shape_shown = any(not _is_ones(f) for _, f in terms)
+        shape_shown = any(not _is_ones(f) for _, f, _ in terms)
         text = ""
-        for k, (c, f) in enumerate(terms):
+        for k, (c, f, value) in enumerate(terms):
             minus = k > 0 and negative(c)
             if minus:
                 c = -c
-            if shape_shown and _is_ones(f):
+            if value is not None:
+                term = self.scaled_one(c)
+            elif shape_shown and _is_ones(f):
                 term = self.scaled_one(c)
             else:
                 term = self.scaled(c, self.render(f))

@@ -1,5 +1,10 @@
 """Forms as text in matrix notation, following NumPy (layer 2): ``x @ A @ x``,
-``trace(X.T @ A @ X)``, ``A ⊙ X``, ``einsum("ik,jl->ijkl", A, I)``."""
+``trace(X.T @ A @ X)``, ``A ⊙ X``, ``einsum("ik,jl->ijkl", A, eye(3))``.
+
+The identity is ``I`` where the formula language infers its size from the
+context (a term of a sum, a factor of a product beside an operand that is not an
+identity) and ``eye(n)`` elsewhere, so that the text parses back to the same
+expression."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from matgrad.printing.notation import (
     MUL,
     PRODUCTS,
     UNARY,
+    WHERE,
     R,
     Renderer,
     array_text,
@@ -33,14 +39,14 @@ class TextRenderer(Renderer):
     def join(self, main: str, defs: list[tuple[str, str]]) -> str:
         if not defs:
             return main
-        return main + "\nwhere\n" + "\n".join(f"    {name} = {text}" for name, text in defs)
+        return f"{main}\n{WHERE}\n" + "\n".join(f"    {name} = {text}" for name, text in defs)
 
     def r_Leaf(self, form: fm.Leaf) -> R:
         node = form.node
         if isinstance(node, Symbol):
             return R(node.name, ATOM)
-        if isinstance(node, Delta):
-            return R("I", ATOM)
+        if isinstance(node, Delta):  # I where the parser infers its size
+            return R("I" if id(form) in self.sized else f"eye({node.shape[0]})", ATOM)
         if isinstance(node, (Zero, Ones)):
             if not node.shape:
                 return R("0" if isinstance(node, Zero) else "1", ATOM)
@@ -58,6 +64,7 @@ class TextRenderer(Renderer):
         return R(self.wrap(self.render(form.x), ATOM) + ".T", ATOM)
 
     def r_MatMul(self, form: fm.MatMul) -> R:
+        self.size_identities(form.factors)
         parts = []
         for k, f in enumerate(form.factors):
             r = self.render(f)
@@ -67,6 +74,7 @@ class TextRenderer(Renderer):
         return R(" @ ".join(parts), MUL, "@")
 
     def r_Hadamard(self, form: fm.Hadamard) -> R:
+        self.size_identities(form.factors)
         return self.infix(form.factors, "⊙", "⊙")
 
     def r_Kron(self, form: fm.Kron) -> R:
