@@ -15,7 +15,14 @@ in :data:`COMMANDS`; it stores its handler as ``func`` on the parsed arguments
 (``args.func(args) -> exit code``).  Bad input never prints a traceback: every
 :class:`~matgrad.errors.MatgradError` is reported as a message with exit code 2
 (a parse error shows the expression with a caret under the place); argparse's
-own usage errors also exit with 2.
+own usage errors also exit with 2.  Output into a pipe whose reader has gone
+(``matgrad identities list | head``) ends quietly with status 141, as a program ended
+by SIGPIPE does.
+
+A printed result may take several lines (a ``where`` block of named subexpressions):
+its continuation lines are indented under the column where its first line starts.
+The ``check`` command's report shows each expression elided to
+:data:`~matgrad.errors.MESSAGE_LIMIT` characters (its ``--format json`` in full).
 """
 
 from __future__ import annotations
@@ -32,8 +39,9 @@ import numpy as np
 
 import matgrad as mg
 from matgrad import _random, numeric
-from matgrad.errors import MatgradError, NonFiniteError, ParseError, ShapeError
+from matgrad.errors import MatgradError, NonFiniteError, ParseError, ShapeError, elide
 from matgrad.identities.cli import add_cli as _add_identities
+from matgrad.identities.cli import quiet_on_closed_pipe
 from matgrad.language.claims import ClaimReport, numeric_check, random_values
 from matgrad.language.parse import (
     LocatedParseError,
@@ -127,8 +135,8 @@ def _demo(seed: int, n: int) -> int:
         ok = err < _DEMO_TOLERANCE
         failures += not ok
         print(f"f(X)     = {example.title}")
-        print(f"df/dX    = {G}")
-        print(f"LaTeX    : {G.latex()}")
+        print(_field("df/dX    = ", str(G)))
+        print(_field("LaTeX    : ", G.latex()))
         print(f"shape    : {G.shape}")
         print(f"check    : gradient_error vs numerical differentiation = {err:.1e}  "
               f"{'PASS' if ok else 'FAIL'} (tolerance {_DEMO_TOLERANCE:g})\n")
@@ -264,6 +272,17 @@ def _symbol_text(s: mg.Symbol, spd: Sequence[str]) -> str:
     return f"{s.name}: {kind}{shape}{flags}"
 
 
+def _field(head: str, text: str) -> str:
+    r"""``head`` and ``text``, the text's continuation lines indented under its first.
+
+    >>> print(_field("df/dx    = ", "2 * r\nwhere\n    r = A @ x - b"))
+    df/dx    = 2 * r
+               where
+                   r = A @ x - b
+    """
+    return head + text.replace("\n", "\n" + " " * len(head))
+
+
 def _label(order: int, wrt: str) -> str:
     return f"df/d{wrt}" if order == 1 else f"d^{order}f/d{wrt}^{order}"
 
@@ -339,12 +358,12 @@ def _derive(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
         label = _label(args.order, p.wrt.name)
-        print(f"f        = {f}")
+        print(_field("f        = ", str(f)))
         print("symbols  : " + ", ".join(_symbol_text(s, p.spd) for s in p.parsed.symbols.values()))
         if args.format == "numpy":
             print(f"{label:<8} :\n{forms['numpy']}", end="")
         else:
-            print(f"{label:<8} = {forms[args.format]}")
+            print(_field(f"{label:<8} = ", forms[args.format]))
         print(f"shape    : {G.shape} = {f.shape} + {args.order} × {p.wrt.shape}"
               if args.order > 1 else f"shape    : {G.shape} = {f.shape} + {p.wrt.shape}")
         if check is not None:
@@ -424,9 +443,11 @@ def _check(args: argparse.Namespace) -> int:
         print(json.dumps(_claim_json(args, report), ensure_ascii=False, indent=2))
     else:
         label = _label(args.order, p.wrt.name)
-        print(f"f        = {p.parsed.expr}")
-        print(f"claim    = {report.claim}")
-        print(f"{label:<8} = {report.derivative}   (matgrad, shape {report.derivative.shape})")
+        print(_field("f        = ", elide(str(p.parsed.expr))))
+        print(_field("claim    = ", elide(str(report.claim))))
+        first, newline, rest = elide(str(report.derivative)).partition("\n")
+        shown = f"{first}   (matgrad, shape {report.derivative.shape}){newline}{rest}"
+        print(_field(f"{label:<8} = ", shown))
         print(report)
     return 0 if report.correct else 1
 
@@ -508,10 +529,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["derive", "x'*A*x", "--wrt", "x", "--no-check"])
     f        = x @ A @ x
     symbols  : x: vector (3,), A: matrix (3, 3)
-    df/dx    = A @ x + x @ A
+    df/dx    = (A + A.T) @ x
     shape    : (3,) = () + (3,)
     0
     """
+    return quiet_on_closed_pipe(lambda: _run(argv))
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)

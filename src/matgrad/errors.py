@@ -3,7 +3,9 @@
 Every error matgrad raises on purpose is a :class:`MatgradError`, and also an
 instance of the builtin exception a Python user would expect (``ValueError``,
 ``TypeError``, ...), so ``except ValueError`` keeps working.  Messages say what
-was wrong and what was expected.
+was wrong and what was expected.  An expression's text in a message (or a check
+report) goes through :func:`elide`, so a message stays readable however large the
+expression: at most :data:`MESSAGE_LIMIT` characters of it are shown.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "MESSAGE_LIMIT",
+    "elide",
     "MatgradError",
     "ShapeError",
     "InvalidArgumentError",
@@ -25,6 +29,34 @@ __all__ = [
     "MatgradWarning",
     "IllConditionedWarning",
 ]
+
+
+MESSAGE_LIMIT = 300
+"""The most characters of an expression's text that an error message or a check
+report shows; longer text is elided in the middle by :func:`elide`."""
+
+
+def elide(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` itself if it has at most ``limit`` characters, else its head and tail
+    around a note saying how many characters were left out; the result has at most
+    ``limit`` characters (or the note alone, if ``limit`` is smaller than it).
+
+    >>> elide("x + y")
+    'x + y'
+    >>> elide("a" * 100 + "b" * 100, limit=60)
+    'aaaaaaaaaaaaaaa … [171 characters left out] … bbbbbbbbbbbbbb'
+    """
+    if len(text) <= limit:
+        return text
+    left_out = len(text)
+    while True:  # the note's length depends on the count it states
+        note = f" … [{left_out} characters left out] … "
+        kept = max(0, limit - len(note))
+        if len(text) - kept == left_out:
+            break
+        left_out = len(text) - kept
+    head = kept - kept // 2
+    return text[:head] + note + text[len(text) - (kept - head):]
 
 
 class MatgradError(Exception):

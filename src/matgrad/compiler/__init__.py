@@ -38,7 +38,7 @@ from matgrad.compiler.planner import Step
 from matgrad.compiler.rewrites import factor_sums as factor_sums
 from matgrad.compiler.runtime import _F64, _FAST_DTYPES, _NDARRAY, _Program, _result
 from matgrad.compiler.runtime import View as View
-from matgrad.errors import BindingError, InvalidArgumentError
+from matgrad.errors import BindingError, InvalidArgumentError, elide
 from matgrad.ir.expr import HOOKS, Expr, Symbol
 
 __all__ = [
@@ -170,7 +170,7 @@ def compile(
     )
     for s in syms:
         if not isinstance(s, Symbol):
-            raise InvalidArgumentError(f"symbols must be Symbol nodes, got {s!r}")
+            raise InvalidArgumentError(f"symbols must be Symbol nodes, got {elide(repr(s))}")
     names: dict[str, Symbol] = {}
     for s in syms:
         other = names.setdefault(s.name, s)
@@ -186,7 +186,7 @@ def compile(
     if absent:
         raise BindingError(
             "the expression depends on symbols not in `symbols`: "
-            + ", ".join(f"{s.name!r} (shape {s.shape})" for s in absent)
+            + elide(", ".join(f"{s.name!r} (shape {s.shape})" for s in absent))
         )
     limit = _max_elements if max_elements is None else int(max_elements)
     if single:

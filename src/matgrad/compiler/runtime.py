@@ -16,7 +16,7 @@ import numpy as np
 from matgrad._types import Array
 from matgrad.compiler import kernels as K
 from matgrad.compiler.planner import Step, _Planner
-from matgrad.errors import BindingError
+from matgrad.errors import BindingError, elide
 from matgrad.ir.bindings import check_value, derived_symbols
 from matgrad.ir.expr import Expr, Symbol
 
@@ -104,7 +104,7 @@ class _Program:
         names = [s.name for s in self.symbols]
         if len(args) > len(names):
             raise BindingError(
-                f"the compiled function takes {len(names)} values ({', '.join(names)}) "
+                f"the compiled function takes {len(names)} values ({elide(', '.join(names))}) "
                 f"but {len(args)} were given positionally"
             )
         values: list[Any] = list(args) + [_MISSING] * (len(names) - len(args))
@@ -118,8 +118,8 @@ class _Program:
                 also = sorted(set(derived) - set(names))
                 raise BindingError(
                     f"value for unknown symbol {name!r} (the compiled function takes "
-                    f"{', '.join(names) or 'no values'}"
-                    + (f"; it accepts and ignores {', '.join(also)}" if also else "")
+                    f"{elide(', '.join(names)) or 'no values'}"
+                    + (f"; it accepts and ignores {elide(', '.join(also))}" if also else "")
                     + ")"
                 )
             if values[k] is not _MISSING:
@@ -128,7 +128,8 @@ class _Program:
         missing = [s for s, v in zip(self.symbols, values) if v is _MISSING]
         if missing:
             raise BindingError(
-                "missing values for " + ", ".join(f"{s.name!r} (shape {s.shape})" for s in missing)
+                "missing values for "
+                + elide(", ".join(f"{s.name!r} (shape {s.shape})" for s in missing))
             )
         return tuple(values)
 

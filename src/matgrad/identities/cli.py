@@ -18,13 +18,15 @@ is not stated for) and exits with 1 if any identity fails.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import matgrad.identities.catalogue as cat
 from matgrad.calculus.diff import derivative
-from matgrad.errors import MatgradError
+from matgrad.errors import MatgradError, elide
 from matgrad.identities._record import Identity, describe_sizes
 from matgrad.identities.verify import (
     NUMERIC_TOLERANCE,
@@ -32,7 +34,7 @@ from matgrad.identities.verify import (
     verify,
 )
 
-__all__ = ["add_cli", "main", "parse_sizes"]
+__all__ = ["CLOSED_PIPE_STATUS", "add_cli", "main", "parse_sizes", "quiet_on_closed_pipe"]
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -87,6 +89,12 @@ def _positive(text: str) -> int:
 # ------------------------------------------------------------------------- handlers
 
 
+def _field(head: str, text: str) -> str:
+    """``head`` and ``text``, the text's continuation lines (a ``where`` block)
+    indented under its first."""
+    return head + text.replace("\n", "\n" + " " * len(head))
+
+
 def _list(args: argparse.Namespace, out: TextIO) -> int:
     entries = cat.by_topic(args.topic) if args.topic else cat.all()
     width = max((len(i.name) for i in entries), default=4)
@@ -115,9 +123,9 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
     inst = ident.instantiate(None, 0)
     lines += [
         f"at {describe_sizes(inst.sizes)}:",
-        f"  f            = {inst.function}",
-        f"  closed form  = {inst.closed_form}",
-        f"  matgrad      = {derivative(inst.function, inst.wrt, inst.order)}",
+        _field("  f            = ", str(inst.function)),
+        _field("  closed form  = ", str(inst.closed_form)),
+        _field("  matgrad      = ", str(derivative(inst.function, inst.wrt, inst.order))),
         f"  shape        = {inst.closed_form.shape}",
     ]
     if ident.notes:
@@ -146,7 +154,7 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
             result = verify(ident, sizes, samples=args.samples, seed=args.seed)
         except (MatgradError, ValueError) as err:  # the identity's own, not matgrad's derivative
             skipped += 1
-            out.write(f"{ident.name:<{width}}  {'-':>9}  SKIP ({err})\n")
+            out.write(f"{ident.name:<{width}}  {'-':>9}  SKIP ({elide(str(err))})\n")
             continue
         if ident.core_gap:
             # a known gap of the core: failing is expected, passing means it was fixed
@@ -168,6 +176,36 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
         f"vs numeric {NUMERIC_TOLERANCE:g})\n"
     )
     return 1 if failed else 0
+
+
+# ------------------------------------------------------------------------- closed pipe
+
+CLOSED_PIPE_STATUS = 128 + int(signal.SIGPIPE) if hasattr(signal, "SIGPIPE") else 1
+"""The exit status when the reader of standard output went away (``| head``): what a
+shell reports for a program ended by SIGPIPE, 141; 1 where there is no SIGPIPE."""
+
+
+def quiet_on_closed_pipe(run: Callable[[], int]) -> int:
+    """``run()``'s exit status, or :data:`CLOSED_PIPE_STATUS` without a traceback when
+    standard output is a pipe whose reader has gone (``matgrad identities list | head``).
+
+    As Python's documentation of SIGPIPE recommends: the output is flushed inside the
+    ``try`` (so that the error shows here, not at exit), and after a
+    ``BrokenPipeError`` standard output is pointed at ``os.devnull``, so that the
+    flush at interpreter exit has nowhere to fail.
+    """
+    try:
+        try:
+            return run()
+        finally:  # also when run() exits (argparse's --help)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a file (captured, closed)
+            pass
+        return CLOSED_PIPE_STATUS
 
 
 # ------------------------------------------------------------------------- parser
@@ -235,6 +273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``matgrad identities ...`` on its own: parse ``argv`` and run the subcommand."""
     parser = argparse.ArgumentParser(prog="matgrad")
     add_cli(parser.add_subparsers(dest="command", metavar="COMMAND"))
-    args = parser.parse_args(["identities", *(argv if argv is not None else sys.argv[1:])])
-    handler: Handler = args.func
-    return handler(args)
+
+    def run() -> int:
+        args = parser.parse_args(["identities", *(argv if argv is not None else sys.argv[1:])])
+        handler: Handler = args.func
+        return handler(args)
+
+    return quiet_on_closed_pipe(run)

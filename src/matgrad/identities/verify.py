@@ -40,7 +40,7 @@ from matgrad import numeric
 from matgrad.calculus.diff import derivative
 from matgrad.compiler import Compiled
 from matgrad.compiler import compile as compile_expr
-from matgrad.errors import MatgradError
+from matgrad.errors import MatgradError, elide
 from matgrad.identities._record import Identity, Instance, describe_sizes, draw_value
 from matgrad.ir.expr import Expr
 
@@ -255,7 +255,7 @@ def verify(
 
 
 def _describe(err: Exception) -> str:
-    return f"{type(err).__name__}: {err}"
+    return f"{type(err).__name__}: {elide(str(err))}"
 
 
 def _error_or_inf(a: np.ndarray | None, b: np.ndarray | None) -> float:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from matgrad._types import Array
-from matgrad.errors import BindingError
+from matgrad.errors import BindingError, elide
 from matgrad.ir.expr import Expr, Symbol
 from matgrad.ir.node import HOOKS
 
@@ -117,9 +117,9 @@ def check_bindings(
     if missing or extra:
         parts = []
         if missing:
-            parts.append("missing values for " + ", ".join(missing))
+            parts.append("missing values for " + elide(", ".join(missing)))
         if extra:
-            parts.append("values for unknown symbols " + ", ".join(extra))
+            parts.append("values for unknown symbols " + elide(", ".join(extra)))
         raise BindingError("; ".join(parts) + f" ({_known(by_name, accepted)})")
     for name, sym in accepted.items():
         if name in bindings:
@@ -155,9 +155,9 @@ def _by_name(symbols: Iterable[Symbol]) -> dict[str, Symbol]:
 
 
 def _known(by_name: Mapping[str, Symbol], accepted: Mapping[str, Symbol]) -> str:
-    text = f"the expression's symbols: {sorted(by_name)}"
+    text = f"the expression's symbols: {elide(str(sorted(by_name)))}"
     if accepted:
-        text += f"; it was also derived from {sorted(accepted)}"
+        text += f"; it was also derived from {elide(str(sorted(accepted)))}"
     return text
 
 

@@ -11,13 +11,14 @@ import itertools
 import numbers
 import sys
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from matgrad._types import Array, Shape
-from matgrad.errors import InvalidArgumentError, ShapeError, UnsupportedOperationError
+from matgrad.errors import InvalidArgumentError, ShapeError, UnsupportedOperationError, elide
+from matgrad.ir import notebook
 
 __all__ = ["FUNCTION_HANDLERS", "HOOKS", "UFUNC_HANDLERS", "Expr"]
 
@@ -401,7 +402,8 @@ class Expr:
         return f"{self.kind}{self.shape}" if text is None else str(text(self))
 
     def __repr__(self) -> str:
-        return f"<{self.kind} {self.shape}: {self}>"
+        # bounded, as NumPy summarizes a large array's repr: it ends up in messages
+        return f"<{self.kind} {self.shape}: {elide(str(self))}>"
 
     def latex(self) -> str:
         """The expression in LaTeX."""
@@ -417,6 +419,17 @@ class Expr:
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
+
+    def _repr_markdown_(self) -> str:
+        """For Jupyter: the formula as display math and a caption with the shapes."""
+        return notebook.markdown(self)
+
+    def _repr_mimebundle_(
+        self, include: Container[str] | None = None, exclude: Container[str] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, str]:
+        """For Jupyter: Markdown (formula and shapes) and LaTeX (``matgrad.ir.notebook``)."""
+        return notebook.mimebundle(self, include, exclude)
 
     # ---- Python operators: the same as the NumPy ufuncs they stand for ------------
     def __add__(self, other: Any) -> Expr:
