@@ -49,6 +49,7 @@ from matgrad.calculus.display_factors import (
     elementwise_factors,
     entrywise,
     function_rule,
+    inverse_pairs,
     is_negated_sigmoid,
     is_one,
     logistic_form,
@@ -127,7 +128,12 @@ def _rewrite(node: Expr) -> Expr:
                 term, coeff = _negated_sum_factor(node.terms[0], coeff)
                 return add([term], [coeff])
         for rule in (
-            _permuted_parts, _polynomial, _common_factor, _common_context, _transposed_sum
+            _permuted_parts,
+            _polynomial,
+            _regrouped,
+            _common_factor,
+            _common_context,
+            _transposed_sum,
         ):
             new = rule(node)
             if new is not None:
@@ -175,6 +181,8 @@ def _product(node: Einsum) -> Expr:
                 ops = [ones(shape, dtype)]
         factors.extend((op, labels) for op in ops)
     adjugates(factors)
+    while inverse_pairs(factors, core.out):
+        pass
     if not factors and not structural:
         return add([one_like(node.shape, node.dtype)], [coeff])
     built = _flat([*factors, *structural], core.out)
@@ -369,6 +377,37 @@ def _expanded(node: Expr) -> Expr:
 # -------------------------------------------------------------------------------------
 # Sums: common factors
 # -------------------------------------------------------------------------------------
+
+
+def _regrouped(node: Add) -> Expr | None:
+    """A sum factor whose terms also stand in the sum, times a number, taken out:
+    ``P ⊙ r + k P`` with ``P = a − b`` written out is ``P ⊙ (r + k)``."""
+    coeff_of = {t.uid: c for t, c in zip(node.terms, node.coeffs)}
+    for term, c in zip(node.terms, node.coeffs):
+        factors = elementwise_factors(term)
+        if factors is None or len(factors) < 2:
+            continue
+        for k, total in enumerate(factors):
+            if not isinstance(total, Add) or total.shape != node.shape:
+                continue
+            first = coeff_of.get(total.terms[0].uid)
+            if first is None:
+                continue
+            scale = first / total.coeffs[0]
+            if not all(
+                coeff_of.get(t.uid) == scale * a for t, a in zip(total.terms, total.coeffs)
+            ):
+                continue
+            rest = [f for j, f in enumerate(factors) if j != k]
+            ix = tuple(range(node.ndim))
+            others = einsum_node(rest, [ix] * len(rest), ix)
+            grouped = einsum_node(
+                [total, add([others, one_like(node.shape, node.dtype)], [c, scale])], [ix, ix], ix
+            )
+            used = {term.uid, *(t.uid for t in total.terms)}
+            left = [(t, d) for t, d in zip(node.terms, node.coeffs) if t.uid not in used]
+            return add([grouped, *(t for t, _ in left)], [1, *(d for _, d in left)])
+    return None
 
 
 def _common_factor(node: Add) -> Expr | None:

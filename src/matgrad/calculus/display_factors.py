@@ -27,6 +27,7 @@ from matgrad.ir.expr import (
     Ones,
     add,
     constant,
+    delta,
     einsum_node,
     ones,
 )
@@ -37,6 +38,7 @@ from matgrad.ops.structure import reshape
 __all__ = [
     "Factor",
     "adjugates",
+    "inverse_pairs",
     "base_exponent",
     "elementwise_factors",
     "entrywise",
@@ -57,6 +59,7 @@ _EXP = exp.op  # type: ignore[attr-defined]
 _SIGMOID = sigmoid.op  # type: ignore[attr-defined]
 _ADJ = adj.op  # type: ignore[attr-defined]
 _DET = det.op  # type: ignore[attr-defined]
+_INV = inv.op  # type: ignore[attr-defined]
 _RESHAPE = reshape.op  # type: ignore[attr-defined]
 
 Factor = tuple[Expr, tuple[Hashable, ...]]
@@ -194,6 +197,26 @@ def split_coefficient(node: Expr) -> tuple[complex, Expr]:
     return 1, node
 
 
+def inverse_pairs(factors: list[Factor], out: tuple[Hashable, ...]) -> bool:
+    """``inv(M) M`` and ``M inv(M)`` joined by an index that nothing else carries
+    are the identity (a delta, which flattening then removes)."""
+    for k, (op, ix) in enumerate(factors):
+        if not (isinstance(op, Apply) and op.op is _INV) or len(ix) != 2:
+            continue
+        for j, (other, oix) in enumerate(factors):
+            if other is not op.x or len(oix) != 2:
+                continue
+            for inner, a, c in ((ix[1], ix[0], oix[1]), (ix[0], oix[0], ix[1])):
+                joined = inner == (oix[0] if inner == ix[1] else oix[1])
+                alone = sum(inner in i for _, i in factors) == 2 and inner not in out
+                if joined and alone and a != inner and c != inner:
+                    n = op.shape[0]
+                    factors[k] = (delta(n, op.dtype), (a, c))
+                    del factors[j]
+                    return True
+    return False
+
+
 def adjugates(factors: list[Factor]) -> bool:
     """``adj(X) det(X)^q`` with ``q < 0`` becomes ``inv(X) det(X)^(q+1)``."""
     changed = False
@@ -214,6 +237,8 @@ def adjugates(factors: list[Factor]) -> bool:
 def function_rule(node: Apply) -> Expr:
     """A function node seen as a product of one factor, so that ``sqrt(u) ** 2``,
     ``(1 + exp(−z))⁻¹`` and ``(−u) ** 2`` read as ``u``, ``σ(z)`` and ``u ** 2``."""
+    if node.op is _ADJ and isinstance(node.x, Apply) and node.x.op is _INV:
+        return einsum_node([det(node.x), node.x.x], [(), (0, 1)], (0, 1))  # adj(X⁻¹) = X / det X
     if node.op is _RESHAPE and node.shape == () and node.x.size == 1:
         collapsed = scalar_of(node.x)
         if collapsed is not None:
