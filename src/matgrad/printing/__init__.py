@@ -6,8 +6,8 @@ every expression once this module is imported (``import matgrad`` does it):
 ========================  ====================  ======================================
 function                  method                example
 ========================  ====================  ======================================
-:func:`to_text`           ``str(e)``            ``A @ X + A.T @ X``
-:func:`to_latex`          ``e.latex()``         ``A X + A^{\\top} X``
+:func:`to_text`           ``str(e)``            ``(A + A.T) @ X``
+:func:`to_latex`          ``e.latex()``         ``\\left(A + A^{\\top}\\right) X``
 :func:`to_index_notation` ``e.einsum()``        ``out[i,j] = A[i,k] X[k,j] + A[k,i] X[k,j]``
 :func:`to_numpy`          ``e.to_numpy("f")``   ``def f(A, X): ...`` (source code)
 ========================  ====================  ======================================
@@ -77,7 +77,9 @@ def _shown(expr: Any, display: bool) -> Any:
 
 
 def to_text(expr: Any, *, display: bool = True) -> str:
-    """The expression in matrix notation (what ``str(expr)`` shows).
+    """The expression in matrix notation (what ``str(expr)`` shows): of its form
+    for reading (:func:`matgrad.calculus.display.display`), or with
+    ``display=False`` of the expression as it is computed.
 
     >>> from matgrad.ir.expr import Matrix, Vector
     >>> from matgrad import ops
@@ -91,7 +93,8 @@ def to_text(expr: Any, *, display: bool = True) -> str:
 
 
 def to_latex(expr: Any, *, display: bool = True) -> str:
-    """The expression in LaTeX (math mode, without the ``$``).
+    """The expression in LaTeX (math mode, without the ``$``), of its form for
+    reading unless ``display=False`` (as :func:`to_text`).
 
     >>> from matgrad.ir.expr import Matrix, Vector
     >>> from matgrad import ops
