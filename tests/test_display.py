@@ -223,3 +223,15 @@ def test_display_keeps_the_value_of_random_derivatives(case) -> None:
         scale = max(1.0, float(np.abs(expected).max()))
         np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9 * scale)
         to_text(g)  # printing never fails
+
+
+def test_taylor_polynomials_print_powers() -> None:
+    """MML Example 5.3: the Taylor polynomial of x⁴ at 1 is
+    1 + 4(x − 1) + 6(x − 1)² + 4(x − 1)³ + (x − 1)⁴ — printed with powers."""
+    t = mg.Scalar("t")
+    poly = mg.taylor(t**4, t, at=1.0, order=4)
+    text = str(poly)
+    assert "(t - 1) ** 2" in text and "(t - 1) ** 3" in text and "(t - 1) ** 4" in text
+    assert "(t - 1) * (t - 1)" not in text
+    for value in (0.3, 1.7, -2.0):
+        assert float(poly.evaluate(t=np.array(value))) == pytest.approx(value**4)

@@ -45,3 +45,13 @@ def test_einsum_rebuilt_from_the_same_operands_is_the_same_node() -> None:
     e2 = einsum_node([X, A], [("i", "k"), ("k", "j")], ("i", "j"))
     e3 = einsum_node([A, X], [("k", "j"), ("a", "k")], ("a", "j"))  # relabelled, reordered
     assert e1 is e2 is e3
+
+
+def test_depends_on_a_deep_dag() -> None:
+    """3000 nested levels: no recursion limit (found with a 150-level expression)."""
+    x, y = mg.Vector("x", 2), mg.Vector("y", 2)
+    e = y
+    for _ in range(3000):
+        e = mg.tanh(e) + 1.0
+    assert e.depends_on(y) and not e.depends_on(x)
+    assert (e + x).depends_on(x)

@@ -378,12 +378,23 @@ class Expr:
         return tuple(sorted(found, key=lambda s: s.name))
 
     def depends_on(self, symbol: Expr) -> bool:
+        """Whether ``symbol`` is a node of this DAG (memoized per node; iterative, so a
+        DAG of any depth is fine)."""
         key = f"dep:{symbol.uid}"
         cached = self._memo.get(key)
-        if cached is None:
-            cached = self is symbol or any(c.depends_on(symbol) for c in self.children)
-            self._memo[key] = cached
-        return bool(cached)
+        if cached is not None:
+            return bool(cached)
+        stack: list[tuple[Expr, bool]] = [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if key in node._memo:
+                continue
+            if expanded:
+                node._memo[key] = node is symbol or any(c._memo[key] for c in node.children)
+                continue
+            stack.append((node, True))
+            stack.extend((c, False) for c in node.children if key not in c._memo)
+        return bool(self._memo[key])
 
     # ---- evaluation and printing (implemented in higher layers) ---------------
     def evaluate(self, **bindings: Any) -> Array:
