@@ -112,6 +112,9 @@ def test_the_printout_is_the_textbook_one() -> None:
     assert g.latex() == r"2 A^{\top} \left(A x - b\right)"
     assert str(mg.derivative(mg.log(mg.det(X)), X)) == "inv(X).T"
     assert str(mg.derivative(mg.sum(mg.log(1 + mg.exp(-z))), z)) == "-sigmoid(-z)"
+    # a common numeric factor of a sum is written once (printer)
+    assert str(2 * X - 2 * X.T) == "2 * (X - X.T)"
+    assert str(0.5 * X + 0.5 * B) == "0.5 * (B + X)"
     # the form as computed is still there
     assert "sqrt" in to_text(g, display=False)
 

@@ -351,6 +351,18 @@ def _is_ones(form: fm.Form) -> bool:
     return isinstance(form, fm.Leaf) and isinstance(form.node, Ones) and form.ndim > 0
 
 
+def _common_scale(coeffs: Sequence[Any]) -> float | None:
+    """The magnitude all coefficients of a sum share, when it is not 1 (and the
+    coefficients are real and at least two)."""
+    if len(coeffs) < 2 or any(isinstance(c, complex) for c in coeffs):
+        return None
+    magnitudes = {abs(c) for c in coeffs}
+    if len(magnitudes) != 1:
+        return None
+    g = float(magnitudes.pop())
+    return None if g in (0.0, 1.0) else g
+
+
 class Renderer:
     """Render the forms of one :class:`FormContext`; every node is rendered once.
 
@@ -572,6 +584,10 @@ class Renderer:
         for c, f in form.terms:
             value = _scalar_number(f)
             pairs.append((py_number(c) if value is None else py_number(c * value), f, value))
+        common = _common_scale([c for c, _, _ in pairs])
+        if common is not None:  # 0.5 * a - 0.5 * b reads (a - b) / 2
+            ones = fm.LinComb(form.shape, tuple((c / common, f) for c, f in form.terms))
+            return self.scaled(common, self.r_LinComb(ones))
         # positive terms first, then by their text (the IR orders terms by node id)
         terms = sorted(
             pairs,
