@@ -180,10 +180,29 @@ def test_a_transposed_symmetric_sum_is_the_sum() -> None:
     assert display(e) is S + mg.inv(S)
 
 
+def reaches_a_fixpoint(e: mg.Expr) -> bool:
+    """Whether one more rewriting pass leaves the display form as it is (no two
+    rules undoing each other)."""
+    from matgrad.calculus.display import _pass
+
+    d = display(e)
+    return _pass(d) is d
+
+
 def test_display_is_idempotent_and_cached() -> None:
     for _, compute, _ in CLASSICS:
         d = display(compute())
         assert display(d) is d
+        assert reaches_a_fixpoint(compute())
+
+
+def test_the_textbook_table_reaches_fixpoints() -> None:
+    """Rules that undo each other were found this way (a transpose of a scaled
+    product, a scalar factor taken out of one term)."""
+    import textbook_table as tt
+
+    stuck = [e.name for e in tt.TABLE if not reaches_a_fixpoint(tt.build(e).derivative)]
+    assert not stuck
 
 
 def test_vector_results_print_as_columns() -> None:
@@ -225,6 +244,7 @@ def test_display_keeps_the_value_of_random_derivatives(case) -> None:
             got = value(shown, vals) if shown.symbols() else np.asarray(shown.evaluate())
         scale = max(1.0, float(np.abs(expected).max()))
         np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9 * scale)
+        assert reaches_a_fixpoint(g)
         to_text(g)  # printing never fails
 
 

@@ -132,6 +132,7 @@ def _rewrite(node: Expr) -> Expr:
             _polynomial,
             _regrouped,
             _common_factor,
+            _common_scalar,
             _common_context,
             _transposed_sum,
         ):
@@ -255,7 +256,10 @@ def _symmetric(node: Expr) -> bool:
 def _negated_sum_factor(node: Einsum, coeff: complex) -> tuple[Expr, complex]:
     """``−(A (u − v))`` as ``A (v − u)``: a negative product with one sum factor
     takes the sign into the sum."""
-    sums = [k for k, op in enumerate(node.operands) if isinstance(op, Add) and len(op.terms) > 1]
+    sums = [
+        k for k, op in enumerate(node.operands)
+        if isinstance(op, Add) and len(op.terms) > 1 and logistic_form(op) is None
+    ]
     if len(sums) != 1:
         return node, coeff
     k = sums[0]
@@ -379,6 +383,31 @@ def _expanded(node: Expr) -> Expr:
 # -------------------------------------------------------------------------------------
 
 
+def _common_scalar(node: Add) -> Expr | None:
+    """A scalar factor of every term of a sum, taken out:
+    ``r xxᵀ − r I`` is ``r (xxᵀ − I)``."""
+    if node.ndim == 0 or len(node.terms) < 2:
+        return None
+    parts: list[tuple[complex, Einsum]] = []
+    for term, c in zip(node.terms, node.coeffs):
+        inner_c, core = split_coefficient(term)
+        if not isinstance(core, Einsum) or any(isinstance(o, Delta) for o in core.operands):
+            return None  # a sum with a delta term is multiplied out again by flattening
+        parts.append((c * inner_c, core))
+    scalars = [{o.uid: o for o, ix in zip(e.operands, e.indices) if not ix} for _, e in parts]
+    common = set(scalars[0]).intersection(*scalars[1:])
+    if not common:
+        return None
+    taken = [scalars[0][uid] for uid in sorted(common)]
+    rests = []
+    for _, e in parts:
+        kept = [(o, ix) for o, ix in zip(e.operands, e.indices) if ix or o.uid not in common]
+        rests.append(einsum_node([o for o, _ in kept], [ix for _, ix in kept], e.out))
+    ix = tuple(range(node.ndim))
+    total = add(rests, [c for c, _ in parts])
+    return einsum_node([*taken, total], [*([()] * len(taken)), ix], ix)
+
+
 def _regrouped(node: Add) -> Expr | None:
     """A sum factor whose terms also stand in the sum, times a number, taken out:
     ``P ⊙ r + k P`` with ``P = a − b`` written out is ``P ⊙ (r + k)``."""
@@ -413,6 +442,8 @@ def _regrouped(node: Add) -> Expr | None:
 def _common_factor(node: Add) -> Expr | None:
     """A factor of every term of an entrywise sum, taken out: ``σ − σ²`` is
     ``σ ⊙ (1 − σ)``, ``a b + a c`` is ``a (b + c)``."""
+    if len(node.terms) < 2:
+        return None
     monomials: list[dict[int, list[Any]]] = []
     for term in node.terms:
         factors = elementwise_factors(term)
@@ -635,7 +666,7 @@ def _permuted_parts(node: Add) -> Expr | None:
 def _transposed_sum(node: Add) -> Expr | None:
     """A sum of matrices that each read better transposed, as the transpose of a
     sum: ``(B @ X + X @ B).T``, not ``(B @ X).T + (X @ B).T``."""
-    if node.ndim != 2 or len(node.terms) > MAX_EXPANDED_TERMS:
+    if node.ndim != 2 or not 2 <= len(node.terms) <= MAX_EXPANDED_TERMS:
         return None
     flipped = []
     for term in node.terms:
