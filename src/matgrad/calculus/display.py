@@ -260,11 +260,22 @@ def _negated_sum_factor(node: Einsum, coeff: complex) -> tuple[Expr, complex]:
         k for k, op in enumerate(node.operands)
         if isinstance(op, Add) and len(op.terms) > 1 and logistic_form(op) is None
     ]
+    if len(sums) == 1 and _one_minus(node.operands[sums[0]]):
+        return node, coeff  # −(1 − u) stays: the book writes 1 − tanh², 1 − σ
     if len(sums) != 1:
         return node, coeff
     k = sums[0]
     flipped = add([node.operands[k]], [-1])
     return node.rebuild([*node.operands[:k], flipped, *node.operands[k + 1 :]]), -coeff
+
+
+def _one_minus(total: Expr) -> bool:
+    """Whether the sum has a positive number (or all-ones) term: ``1 − u``."""
+    assert isinstance(total, Add)
+    return any(
+        is_one(t) and not isinstance(c, complex) and c > 0
+        for t, c in zip(total.terms, total.coeffs)
+    )
 
 
 def _inner_product(ix: tuple[Hashable, ...], ops: list[Expr], node: Einsum) -> bool:

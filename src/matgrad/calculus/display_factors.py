@@ -238,7 +238,9 @@ def function_rule(node: Apply) -> Expr:
     """A function node seen as a product of one factor, so that ``sqrt(u) ** 2``,
     ``(1 + exp(−z))⁻¹`` and ``(−u) ** 2`` read as ``u``, ``σ(z)`` and ``u ** 2``."""
     if node.op is _ADJ and isinstance(node.x, Apply) and node.x.op is _INV:
-        return einsum_node([det(node.x), node.x.x], [(), (0, 1)], (0, 1))  # adj(X⁻¹) = X / det X
+        inner = node.x.x  # adj(X⁻¹) = X / det X; a sum X would be multiplied out
+        if not isinstance(inner, Add):
+            return einsum_node([det(node.x), inner], [(), (0, 1)], (0, 1))
     if node.op is _RESHAPE and node.shape == () and node.x.size == 1:
         collapsed = scalar_of(node.x)
         if collapsed is not None:
