@@ -103,6 +103,8 @@ def test_add_coefficients(seed: int, n: int) -> None:
     close(compile(-X)(X0), -X0)
     close(compile(X - Y)(X0, Y0), X0 - Y0)
     close(compile(add([X, Y, X @ Y], [1, 1j, -1]))(X0, Y0), X0 + 1j * Y0 - X0 @ Y0)
+    close(compile(add([X, Y], [-1, 1]))(X0, Y0), Y0 - X0)
+    close(compile(add([X, Y.T], [-1, 1]))(X0, Y0), Y0.T - X0)
 
 
 @given(seeds, sides, st.sampled_from(["exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign"]))
@@ -567,3 +569,45 @@ def test_several_expressions_compile_into_one_plan() -> None:
     assert compile(X @ A, [X, A], max_elements=9).largest == 9
     with pytest.raises(InvalidArgumentError, match="sequence"):
         compile([])
+
+
+@pytest.mark.parametrize("arity", [1, 2, 3, 5])
+def test_fast_path_takes_only_exact_float64_arrays_and_checks_the_rest(arity: int) -> None:
+    """A call whose arguments are float64 ndarrays of the right shapes skips the
+    checks; anything else (another shape, integers, lists, float32, a subclass,
+    big-endian, object arrays, the wrong number) goes through them as before."""
+    syms = [Matrix(f"M{k}", (2, 3)) for k in range(arity)]
+    total = add(syms, [float(k + 1) for k in range(arity)])
+    single, pair = compile(total, syms), compile([total, syms[0]], syms)
+    rng = rng_of(arity)
+    vals = [rng.standard_normal((2, 3)) for _ in range(arity)]
+    want = sum((k + 1) * v for k, v in enumerate(vals))
+    for call in (single, lambda *a: pair(*a)[0]):
+        close(call(*vals), want)
+        close(call(*[v.T.copy().T for v in vals]), want)  # non-contiguous: still fine
+        close(call(*[v.tolist() for v in vals]), want)
+        ints = [np.arange(6).reshape(2, 3) + k for k in range(arity)]
+        close(call(*ints), sum((k + 1) * v for k, v in enumerate(ints)))
+        assert call(*[v.astype(np.float32) for v in vals]).dtype == np.float32
+        close(call(*[v.astype(">f8") for v in vals]), want)
+        close(call(*[v.view(np.ma.MaskedArray) for v in vals]), want)
+        with pytest.raises(BindingError, match=rf"'M{arity - 1}' has shape \(3, 2\), expected"):
+            call(*vals[:-1], vals[-1].T)
+        with pytest.raises(BindingError, match=r"'M0' has shape \(6,\), expected \(2, 3\)"):
+            call(vals[0].ravel(), *vals[1:])
+        with pytest.raises(BindingError, match="must be numeric"):
+            call(*vals[:-1], vals[-1].astype(object))
+        with pytest.raises(BindingError, match=f"takes {arity} values"):
+            call(*vals, vals[0])
+        with pytest.raises(BindingError, match="missing values"):
+            call(*vals[:-1])
+    out = pair(*vals)
+    assert out[1] is not vals[0] and np.array_equal(out[1], vals[0])
+
+
+def test_fast_path_still_checks_symmetric_inputs() -> None:
+    S, X = Matrix("S", (2, 2), symmetric=True), Matrix("X", (2, 2))
+    g = compile(S @ X, [S, X])
+    with pytest.raises(BindingError, match="'S' is declared symmetric"):
+        g(np.array([[1.0, 2.0], [3.0, 4.0]]), np.eye(2))
+    close(g(np.array([[1.0, 2.0], [2.0, 4.0]]), np.eye(2)), [[1, 2], [2, 4]])

@@ -174,3 +174,78 @@ def test_polar_factor_of_an_ill_conditioned_matrix_uses_the_svd() -> None:
     DECOMPOSITIONS.clear()
     np.testing.assert_allclose(plan(A), U @ V.T, rtol=1e-9, atol=1e-10)
     assert DECOMPOSITIONS.peek("svd", A) is not None
+
+
+def test_tanh_network_bias_gradients_reuse_the_backward_pass() -> None:
+    """W7 in small: a bias's gradient is the column sum of the backward pass's
+    signal the weight's gradient already computes, not a product of its own (the
+    plan had one matrix product more), and a column sum of a Hadamard product is
+    one einsum, not a stack of 1×k·k×1 products."""
+    rng = np.random.default_rng(2)
+    B, W, K = 12, 7, 3
+    W1, b1 = rng.standard_normal((W, W)) / 3, rng.standard_normal(W)
+    W2, b2 = rng.standard_normal((W, W)) / 3, rng.standard_normal(W)
+    W3, b3 = rng.standard_normal((W, K)) / 3, rng.standard_normal(K)
+    X, Y = rng.standard_normal((B, W)), rng.standard_normal((B, K))
+    values = (W1, b1, W2, b2, W3, b3, X, Y)
+    syms = [mg.Tensor(f"q{k}", np.shape(v)) for k, v in enumerate(values)]
+    h1 = np.tanh(syms[6] @ syms[0] + syms[1])
+    h2 = np.tanh(h1 @ syms[2] + syms[3])
+    loss = np.sum((h2 @ syms[4] + syms[5] - syms[7]) ** 2)
+    plan = mg.compile([mg.derivative(loss, s) for s in syms[:6]], syms)
+    # backpropagation by hand
+    a1 = np.tanh(X @ W1 + b1)
+    a2 = np.tanh(a1 @ W2 + b2)
+    g3 = 2.0 * (a2 @ W3 + b3 - Y)
+    g2 = (g3 @ W3.T) * (1.0 - a2 * a2)
+    g1 = (g2 @ W2.T) * (1.0 - a1 * a1)
+    expected = [X.T @ g1, g1.sum(0), a1.T @ g2, g2.sum(0), a2.T @ g3, g3.sum(0)]
+    for _ in range(2):
+        for got, want in zip(plan(*values), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    text = plan.explain()
+    # 3 forward, 2 backward (g @ Wᵀ), 3 weight gradients
+    assert sum("= gemm(" in line for line in text.splitlines()) == 8, text
+    assert "batched-gemm" not in text, text
+
+
+def test_column_sums_of_a_hadamard_product_are_one_einsum() -> None:
+    A, Bm = mg.Matrix("A", (9, 4)), mg.Matrix("B", (9, 4))
+    plan = mg.compile(mg.einsum("da,da->a", A, Bm))
+    rng = np.random.default_rng(3)
+    A0, B0 = rng.standard_normal((9, 4)), rng.standard_normal((9, 4))
+    want = [sum(A0[d, a] * B0[d, a] for d in range(9)) for a in range(4)]
+    np.testing.assert_allclose(plan(A0, B0), want, rtol=1e-12)
+    assert "batched-dot" in plan.explain()
+
+
+@pytest.mark.parametrize("d", [5, 40])
+@pytest.mark.parametrize("signs", ["nonnegative", "mixed"])
+def test_weighted_gram_on_both_sides_of_the_syrk_threshold(d: int, signs: str) -> None:
+    """``Xᵀ diag(w) X``: a plain product below SYRK_MIN_SIZE columns, ``ZᵀZ`` above
+    (when ``w ≥ 0``); the same value either way."""
+    X, w = mg.Matrix("X", (50, d)), mg.Vector("w", 50)
+    plan = mg.compile(mg.einsum("ba,b,bc->ac", X, w, X), [X, w])
+    rng = np.random.default_rng(d)
+    X0, w0 = rng.standard_normal((50, d)), rng.random(50)
+    if signs == "mixed":
+        w0 = w0 - 0.5
+    want = sum(w0[b] * np.outer(X0[b], X0[b]) for b in range(50))
+    got = plan(X0, w0)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert "gram(" in plan.explain(), plan.explain()
+
+
+def test_one_minus_a_square_subtracts_in_place_without_clobbering() -> None:
+    """``d/dX Σ tanh(X) = 1 − tanh(X)²`` over 5120 elements: the sum writes into its
+    own intermediate (one subtraction), and a second call sees fresh values."""
+    X = mg.Matrix("X", (80, 64))
+    plan = mg.compile(mg.derivative(np.sum(np.tanh(X)), X))
+    rng = np.random.default_rng(4)
+    for _ in range(2):
+        X0 = rng.standard_normal((80, 64))
+        first = plan(X0)
+        np.testing.assert_allclose(first, 1.0 / np.cosh(X0) ** 2, rtol=1e-12, atol=1e-14)
+    again = plan(X0)
+    assert again is not first
+    np.testing.assert_allclose(first, again, rtol=0, atol=0)

@@ -36,7 +36,7 @@ import numpy as np
 from matgrad._types import Array
 from matgrad.compiler.planner import Step
 from matgrad.compiler.rewrites import factor_sums as factor_sums
-from matgrad.compiler.runtime import _F64, _FAST_DTYPES, _NDARRAY, _Program, _result
+from matgrad.compiler.runtime import _NDARRAY, _Program, _result
 from matgrad.compiler.runtime import View as View
 from matgrad.errors import BindingError, InvalidArgumentError, elide
 from matgrad.ir.expr import HOOKS, Expr, Symbol
@@ -76,19 +76,10 @@ class Compiled(_Program):
     or by keyword name; returns a new NumPy array.  Build with :func:`compile`."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Array:
-        # The common case inline (this is the whole per-call overhead): every
-        # argument a float or complex ndarray of the right shape.
-        vals = None
-        if not kwargs and len(args) == self._fast_arity:
-            vals = self._template.copy()
-            for slot, shape, value in zip(self._slots, self._shapes, args):
-                if type(value) is _NDARRAY and value.shape == shape and (
-                    (dt := value.dtype) is _F64 or dt in _FAST_DTYPES
-                ):
-                    vals[slot] = value
-                else:
-                    vals = None
-                    break
+        # The common case first (this is the whole per-call overhead): every
+        # argument exactly a float64 ndarray of its symbol's shape; anything else
+        # is converted and checked value by value by _bind, which raises the errors.
+        vals = None if kwargs else self._fast_slots(args)
         if vals is None:
             vals = self._bind(args, kwargs)
         for run in self._program:
@@ -105,10 +96,15 @@ class CompiledTuple(_Program):
     computed once."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Array, ...]:
-        vals = self._bind(args, kwargs)
+        vals = None if kwargs else self._fast_slots(args)  # the fast path of Compiled.__call__
+        if vals is None:
+            vals = self._bind(args, kwargs)
         for run in self._program:
             run(vals)
-        return tuple(_result(vals[slot], copy) for slot, copy in self._results)
+        results = tuple(map(vals.__getitem__, self._result_slots))
+        if self._copies or tuple(map(type, results)) != self._all_arrays:
+            return tuple(_result(vals[slot], copy) for slot, copy in self._results)
+        return results
 
 
 @overload

@@ -27,6 +27,7 @@ from matgrad.compiler.rewrites import (
     _Operand,
     _subscripts,
     factor_sums,
+    reuse_first_path,
     share_scaled_sums,
 )
 from matgrad.errors import BindingError, ShapeError, UnsupportedOperationError
@@ -471,7 +472,15 @@ class _Planner:
         products that another einsum of this plan already computes (the same
         contraction of the same slots) cost nothing."""
         best: tuple[int, K.Contraction] | None = None
-        for path in K.candidate_paths(subscripts, shapes):
+        paths = K.candidate_paths(subscripts, shapes)
+        if self.shared and len(shapes) > K.ENUMERATE_UP_TO:
+            shared = self.shared
+            reused = reuse_first_path(
+                subscripts, shapes, slots,
+                lambda pair, ins: shared.get((*_pair_key(pair), ins)),
+            )
+            paths = (*reused, *paths)
+        for path in paths:
             plan = K.contraction(subscripts, shapes, path)
             current: list[Any] = list(slots)
             cost = 0
@@ -519,7 +528,7 @@ class _Planner:
                     w = self._contract(weights, (s,), sizes, node)
                     n = sizes[p]
                     return self.emit(
-                        K.make_gram(bool(axis)), [first.slot, w], "gram",
+                        K.make_gram(bool(axis), n >= K.SYRK_MIN_SIZE), [first.slot, w], "gram",
                         ("M diag(d) Mᵀ" if axis else "Mᵀ diag(d) M") + " (symmetric)",
                         (n, n), sizes[s] * n * (n + 1), True, node,
                     )

@@ -4,11 +4,13 @@ einsum structure it reads (layer 3, private to ``matgrad.compiler``).
 Sums of products that share a factor are factored where opt_einsum's flop counts
 say it pays (:func:`factor_sums`); :class:`_Operand` and :func:`_subscripts` are
 an einsum's operands as the planner sees them; :func:`_delta_classes` merges the
-indices a Kronecker delta ties together.
+indices a Kronecker delta ties together; :func:`reuse_first_path` is a contraction
+order that reuses products another einsum of the plan computes.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +22,7 @@ from matgrad.compiler import kernels as K
 from matgrad.ir.apply import Apply
 from matgrad.ir.expr import Add, Delta, Einsum, Expr, Ones, add, einsum_node
 
-__all__ = ["factor_sums", "share_scaled_sums"]
+__all__ = ["factor_sums", "reuse_first_path", "share_scaled_sums"]
 
 
 # =====================================================================================
@@ -308,3 +310,47 @@ def _has_surviving_delta(node: Einsum) -> bool:
         return False
     find = _delta_classes(node)
     return len({find(i) for i in node.out}) < len(node.out)
+
+
+# =====================================================================================
+# Contraction orders that reuse what the plan already computes
+# =====================================================================================
+
+
+def reuse_first_path(
+    subscripts: str,
+    shapes: tuple[Shape, ...],
+    slots: Sequence[int],
+    shared: Callable[[K.Pairwise, tuple[Any, ...]], int | None],
+) -> tuple[K.Path, ...]:
+    """A contraction order that first makes, one pair at a time, the products the
+    plan already computes (``shared(pair, input slots)``: the slot of the same
+    contraction of the same slots, or ``None``), then finishes along the cheapest
+    order of what is left; ``()`` if no first pair is shared.
+    :func:`~matgrad.compiler.kernels.candidate_paths` enumerates every order only
+    for a few operands, and an order reusing three products in a row (a bias's
+    gradient summing the weight gradient's intermediate, in a network's backward
+    pass) is rarely among the others."""
+    lhs, out = subscripts.split("->")
+    current: list[tuple[str, Shape, Any]] = list(zip(lhs.split(","), shapes, slots))
+    prefix: list[tuple[int, ...]] = []
+    while len(current) > 2:
+        k = len(current)
+        found = None
+        for i, j in itertools.combinations(range(k), 2):
+            filler = ((0, 1),) * (k - 2)  # any completion: the pair does not depend on it
+            pair = K.contraction(subscripts, shapes, (*prefix, (i, j), *filler)).pairs[len(prefix)]
+            rest = list(current)
+            done = shared(pair, tuple(rest.pop(p)[2] for p in pair.positions))
+            if done is not None:
+                found = (i, j), [*rest, (pair.subscripts.split("->")[1], pair.shape, done)]
+                break
+        if found is None:
+            break
+        prefix.append(found[0])
+        current = found[1]
+    if not prefix:
+        return ()
+    rest_subscripts = ",".join(t for t, _, _ in current) + "->" + out
+    completion = K.candidate_paths(rest_subscripts, tuple(s for _, s, _ in current))[0]
+    return ((*prefix, *completion),)

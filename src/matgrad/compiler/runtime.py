@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from matgrad._types import Array
+from matgrad._types import Array, Shape
 from matgrad.compiler import kernels as K
 from matgrad.compiler.planner import Step, _Planner
 from matgrad.errors import BindingError, elide
@@ -25,6 +25,72 @@ __all__ = ["View"]
 _FAST_DTYPES = frozenset(np.dtype(t) for t in (np.float64, np.float32, np.complex128, np.complex64))
 _F64 = np.dtype(np.float64)
 _NDARRAY = np.ndarray
+
+
+def _fast_slots(
+    shapes: tuple[Shape, ...], tail: list[Any], fast: bool
+) -> Callable[[tuple[Any, ...]], list[Any] | None]:
+    """The fast path of a call: the slot list (the arguments, then ``tail``, the
+    rest of the template) when the positional arguments are each exactly a
+    float64 ``numpy.ndarray`` of its symbol's shape, so that no conversion and
+    no other check is needed; else ``None``, and the caller goes through
+    ``_bind``, which converts, checks and raises the errors.  Written out for one
+    to three arguments, the usual case; never taken when a symmetric input must
+    be checked (``fast`` false)."""
+    nd, f64 = _NDARRAY, _F64
+    if not fast:
+        return lambda args: None
+    if len(shapes) == 1:
+        (s0,) = shapes
+
+        def slots1(args: tuple[Any, ...]) -> list[Any] | None:
+            if len(args) == 1:
+                (a,) = args
+                if type(a) is nd and a.dtype is f64 and a.shape == s0:
+                    return [a, *tail]
+            return None
+
+        return slots1
+    if len(shapes) == 2:
+        s0, s1 = shapes
+
+        def slots2(args: tuple[Any, ...]) -> list[Any] | None:
+            if len(args) == 2:
+                a, b = args
+                if (
+                    type(a) is nd and type(b) is nd and a.dtype is f64 and b.dtype is f64
+                    and a.shape == s0 and b.shape == s1
+                ):
+                    return [a, b, *tail]
+            return None
+
+        return slots2
+    if len(shapes) == 3:
+        s0, s1, s2 = shapes
+
+        def slots3(args: tuple[Any, ...]) -> list[Any] | None:
+            if len(args) == 3:
+                a, b, c = args
+                if (
+                    type(a) is nd and type(b) is nd and type(c) is nd
+                    and a.dtype is f64 and b.dtype is f64 and c.dtype is f64
+                    and a.shape == s0 and b.shape == s1 and c.shape == s2
+                ):
+                    return [a, b, c, *tail]
+            return None
+
+        return slots3
+    n = len(shapes)
+
+    def slots(args: tuple[Any, ...]) -> list[Any] | None:
+        if len(args) != n:
+            return None
+        for a, s in zip(args, shapes):
+            if type(a) is not nd or a.dtype is not f64 or a.shape != s:
+                return None
+        return [*args, *tail]
+
+    return slots
 
 
 class _Program:
@@ -77,16 +143,23 @@ class _Program:
         self._names = {s.name: k for k, s in enumerate(self.symbols)}
         # the fast path of Compiled.__call__: symmetric inputs always take the
         # checked path (their symmetry is verified)
-        fast_inputs = all(fast for _, _, _, fast in self._inputs)
-        self._slots = tuple(slot for slot, _, _, _ in self._inputs)
-        self._fast_arity = len(self._inputs) if fast_inputs else -1
-        self._shapes = tuple(shape for _, _, shape, _ in self._inputs)
+        # Symbols hold slots 0..n-1 in order, so on the fast path the slot list is
+        # the arguments followed by the rest of the template.
+        assert all(slot == k for k, (slot, _, _, _) in enumerate(self._inputs))
+        self._fast_slots = _fast_slots(
+            tuple(shape for _, _, shape, _ in self._inputs),
+            self._template[len(self._inputs) :],
+            all(fast for _, _, _, fast in self._inputs),
+        )
         self._copy = self._results[0][1]
+        self._result_slots = tuple(slot for slot, _ in self._results)
+        self._copies = any(copy for _, copy in self._results)
+        self._all_arrays = (_NDARRAY,) * len(self._results)
         self._program = _program(runtime, set(roots), fresh, planner.const_slots)
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
         """The slot list with the arguments checked and in place (the general path;
-        ``__call__`` inlines the common case of plain arrays of the right shape)."""
+        ``__call__`` first tries the fast path, ``_fast_slots``)."""
         if kwargs or len(args) != len(self._inputs):
             args = self._arrange(args, kwargs)
         vals = self._template.copy()
