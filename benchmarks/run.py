@@ -11,8 +11,9 @@ installed, each checked against the closed form before it is timed (a wrong
 answer is reported, never timed).  Times are medians per call after warm-up;
 ratios are to the closed form.  Also: matgrad's one-off cost (derive + simplify
 + compile), the function API's second call (``mg.grad(f)(x)``) against the
-compiled derivative, growth exponents for W2, W4 and W6, and W8 (numerical
-Jacobians).  On machines where ``OPENBLAS_CORETYPE`` is set, run with
+compiled derivative, growth exponents for W2, W4 and W6, W8 (numerical
+Jacobians) and W16 (the function API on data captured by the closure,
+``benchmarks.captured``).  On machines where ``OPENBLAS_CORETYPE`` is set, run with
 ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.run``.
 """
 
@@ -29,6 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.captured import DEFAULT_SIZES as W16_DEFAULT_SIZES
+from benchmarks.captured import SIZES as W16_SIZES
+from benchmarks.captured import CapturedResult, run_w16, w16_table
 from benchmarks.numeric_bench import W8_SIZES, NumericResult, run_w8
 from benchmarks.systems import (
     System,
@@ -133,7 +137,8 @@ def matgrad_api(wl: Workload) -> Callable[..., Any]:
     transform = {"grad": mg.grad, "jacobian": mg.jacobian, "hessian": mg.hessian}[wl.kind]
     ns = numpy_namespace(np)
     argnums = wl.wrt[0] if wl.single else wl.wrt
-    return transform(lambda *args: wl.fn(ns, *args), argnums=argnums)
+    fn = wl.fn  # read from the closure as users write it (the Workload has no guard)
+    return transform(lambda *args: fn(ns, *args), argnums=argnums)
 
 
 def matgrad_closure_api(wl: Workload, inputs: Sequence[np.ndarray]) -> tuple[Any, Any, Any]:
@@ -155,31 +160,34 @@ def matgrad_closure_api(wl: Workload, inputs: Sequence[np.ndarray]) -> tuple[Any
 
         closure_hvp(inputs[k], inputs[-1])
         (plan,) = [p for key, p in _mg_plans().items() if key[0] == "hvp"][-1:]
+        captured = _mg_captured()
 
         def direct_hvp(*a: Any) -> Any:
-            return plan(*a)[0]
+            return plan(*a, *captured)[0]
 
         return closure_hvp, [inputs[k], inputs[-1]], direct_hvp
     transform = {"grad": mg.grad, "jacobian": mg.jacobian, "hessian": mg.hessian}[wl.kind]
-    wrt = list(wl.wrt)
+    wrt = tuple(wl.wrt)
     fixed = {k: a for k, a in enumerate(inputs) if k not in wl.wrt}
+    fn, count = wl.fn, len(inputs)
 
     def f(*moving: Any) -> Any:
-        args: list[Any] = [None] * len(inputs)
+        args: list[Any] = [None] * count
         for k, v in zip(wrt, moving):
             args[k] = v
         for k, v in fixed.items():
             args[k] = v
-        return wl.fn(ns, *args)
+        return fn(ns, *args)
 
     argnums = 0 if wl.single else tuple(range(len(wrt)))
     g = transform(f, argnums=argnums)
     args = [inputs[k] for k in wrt]
     g(*args)
     (compiled,) = g._cache.values()
+    captured = tuple(getattr(g, "last_captured", ()))  # large data: inputs of the plan
 
     def direct(*a: Any) -> Any:
-        results = compiled(*a)
+        results = compiled(*a, *captured)
         return results[0] if len(results) == 1 else results
 
     return g, args, direct
@@ -189,6 +197,13 @@ def _mg_plans() -> Any:
     from matgrad.function_api import transforms
 
     return transforms._PLANS
+
+
+def _mg_captured() -> tuple[Any, ...]:
+    """The arrays the last ``mg.hvp`` captured (passed to its plan after the arguments)."""
+    from matgrad.function_api import transforms
+
+    return tuple(getattr(transforms, "_LAST_CAPTURED", [()])[0])
 
 
 # ---------------------------------------------------------------------------------------
@@ -558,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="the full sizes of BENCHMARKS.md")
     parser.add_argument("--only", nargs="+", metavar="ID",
-                        help="workloads to run (W1 ... W15; W9 includes W9-HVP)")
+                        help="workloads to run (W1 ... W16; W9 includes W9-HVP)")
     parser.add_argument("--skip", nargs="+", default=[], metavar="SYSTEM",
                         help="AD systems to leave out (jax, torch, autograd)")
     parser.add_argument("--seed", type=int, default=0)
@@ -573,9 +588,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.quiet:
             print(message, file=sys.stderr, flush=True)
 
-    wanted = [w.upper() for w in args.only] if args.only else [*WORKLOADS, "W8"]
+    special = ("W8", "W16")
+    wanted = [w.upper() for w in args.only] if args.only else [*WORKLOADS, *special]
     wanted += [w for w in WORKLOADS if w.partition("-")[0] in wanted and w not in wanted]
-    unknown = [w for w in wanted if w not in WORKLOADS and w != "W8"]
+    unknown = [w for w in wanted if w not in WORKLOADS and w not in special]
     if unknown:
         parser.error(f"unknown workloads: {', '.join(unknown)}")
     limit_threads(args.threads)
@@ -583,12 +599,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     rows: list[Row] = []
     for wid in wanted:
-        if wid == "W8":
+        if wid in special:
             continue
         wl = WORKLOADS[wid]
         for size in wl.sizes if args.full else wl.default_sizes:
             rows.append(run_case(wl, size, systems, args.seed, log))
     numeric = run_w8(W8_SIZES, args.seed, log) if "W8" in wanted else []
+    captured: list[CapturedResult] = []
+    if "W16" in wanted:
+        captured = run_w16(W16_SIZES if args.full else W16_DEFAULT_SIZES, args.seed, log)
     elapsed = time.perf_counter() - started
 
     out: list[str] = ["## Machine", ""]
@@ -606,6 +625,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if numeric:
         out += ["## W8: numerical Jacobian of X⁻¹ (time, error against the exact Jacobian)", ""]
         out += [*numeric_table(numeric), ""]
+    if captured:
+        out += ["## W16: logistic-loss gradient, data captured by the closure "
+                "(second call; first call's peak allocation)", ""]
+        out += [*w16_table(captured), ""]
     text = "\n".join(out)
     print(text)
     if args.markdown:

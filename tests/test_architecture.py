@@ -79,6 +79,8 @@ LAYERS: dict[str, int] = {
     "function_api": 6,
     "function_api.transforms": 6,
     "function_api.numpy_names": 6,
+    "function_api.tracing": 6,
+    "function_api.guards": 6,
     "calculus.change_of_variables": 6,
     "testing": 6,
     "testing.check": 6,

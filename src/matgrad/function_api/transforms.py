@@ -1,17 +1,24 @@
 """The function API: ``grad``, ``jacobian``, ``hessian``, ``jvp``, ``vjp`` over Python
-functions, by tracing (layer 4).
+functions, by tracing (layer 6).
 
 A function written with NumPy (``lambda X: np.trace(X.T @ A0 @ X)``) is called
-once per call with symbols standing for its array arguments; NumPy's protocols
-turn every operation into an expression node, and arrays from the closure
-become constants.  The derivative of the traced expression is derived,
-simplified and compiled, and the compiled callable is cached **keyed on the
-traced expression itself**: expressions are hash-consed and constants are
-identified by their content, so a second call with same-shaped inputs and the
-same closure values finds the compiled derivative and does no symbolic work,
-while a closure constant that changed gives a different expression and is
-never served a stale result.  (Tracing runs on every call: it costs far less
-than deriving and compiling, the costs the cache saves.)
+with symbols standing for its array arguments; NumPy's protocols turn every
+operation into an expression node (:mod:`matgrad.function_api.tracing`).  Arrays
+from the closure or globals become constants when small, and inputs of the
+compiled plan when large (``CAPTURE_THRESHOLD`` entries or more): those are
+passed to the plan at each call, never copied or compared.  The derivative of
+the traced expression is derived, simplified and compiled, and the compiled
+callable is cached **keyed on the traced expression itself**: expressions are
+hash-consed and constants are identified by their content, so a second call
+with same-shaped inputs and the same closure values finds the compiled
+derivative and does no symbolic work, while a closure constant that changed
+gives a different expression and is never served a stale result.
+
+A transform re-traces its function on each call unless the previous trace's
+guards hold (:mod:`matgrad.function_api.guards`): same code, same closure and
+global values (small arrays compared bit for bit), same argument shapes and
+dtypes, and no captured array.  Then the trace is reused and only the compiled
+plan runs.
 
 ``argnums`` selects the arguments to differentiate, as in JAX: an int gives one
 result, a tuple gives a tuple.
@@ -34,13 +41,10 @@ from matgrad._types import Array
 from matgrad.calculus.diff import derivative, jvp_expr, vjp_expr
 from matgrad.calculus.simplify import simplify
 from matgrad.compiler import CompiledTuple, compile
-from matgrad.errors import (
-    InvalidArgumentError,
-    NotCallableError,
-    ShapeError,
-    UnsupportedOperationError,
-)
-from matgrad.ir.expr import Expr, Symbol, as_expr, constant, symbol
+from matgrad.errors import InvalidArgumentError, NotCallableError, ShapeError
+from matgrad.function_api.guards import Guards, guards_for
+from matgrad.function_api.tracing import Traced, as_array, cached_symbol
+from matgrad.ir.expr import Expr, Symbol, constant
 
 __all__ = ["grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "value_and_grad"]
 
@@ -61,59 +65,6 @@ def _normalize_argnums(argnums: Argnums, nargs: int) -> tuple[tuple[int, ...], b
     return tuple(a % nargs for a in nums), single
 
 
-_PLAIN = frozenset(np.dtype(t) for t in (np.float64, np.float32, np.complex128, np.complex64))
-
-
-def _as_array(value: Any, position: int) -> Array:
-    if type(value) is np.ndarray and value.dtype in _PLAIN:
-        return value
-    arr = np.asarray(value)
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise InvalidArgumentError(
-            f"argument {position} must be numeric to be traced, got dtype {arr.dtype}"
-        )
-    if not np.issubdtype(arr.dtype, np.inexact):
-        arr = arr.astype(np.float64)
-    return arr
-
-
-_SYMBOLS: dict[tuple[str, Any, Any], Symbol] = {}
-
-
-def _symbol(name: str, shape: tuple[int, ...], dtype: Any) -> Symbol:
-    """The symbol standing for an argument (kept, so tracing does not rebuild it)."""
-    key = (name, shape, dtype)
-    sym = _SYMBOLS.get(key)
-    if sym is None:
-        sym = symbol(name, shape, dtype=dtype)
-        if len(_SYMBOLS) < 4096:
-            _SYMBOLS[key] = sym
-    return sym
-
-
-class _Traced:
-    """One call's trace: the argument symbols and the output expression."""
-
-    def __init__(self, fun: Callable[..., Any], args: Sequence[Any], what: str) -> None:
-        self.values = [_as_array(a, k) for k, a in enumerate(args)]
-        self.symbols = [_symbol(f"arg{k}", v.shape, v.dtype) for k, v in enumerate(self.values)]
-        try:
-            out = fun(*self.symbols)
-        except UnsupportedOperationError as exc:
-            name = getattr(fun, "__name__", None) or type(fun).__name__
-            raise type(exc)(f"{what} traced {name}, which failed: {exc}") from exc
-        out_expr = out if isinstance(out, Expr) else None
-        if out_expr is None:
-            try:
-                out_expr = as_expr(out)
-            except TypeError:
-                raise InvalidArgumentError(
-                    f"{what}: the function must return an array or a matgrad expression, "
-                    f"got {type(out).__name__}"
-                ) from None
-        self.out: Expr = out_expr
-
-
 class _Transform:
     """Shared machinery: tracing, caching compiled derivatives by the traced expression."""
 
@@ -125,6 +76,9 @@ class _Transform:
         self.what = what
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._argnums: dict[int, tuple[tuple[int, ...], bool]] = {}
+        self._reuse: dict[tuple[Any, ...], _Reuse] = {}
+        self.last_captured: tuple[Array, ...] = ()
+        """The arrays the last call passed to its plan after the arguments."""
         self.__wrapped__ = fun
         self.__doc__ = getattr(fun, "__doc__", None)
 
@@ -139,14 +93,62 @@ class _Transform:
             self._cache.popitem(last=False)
         return value
 
-    def _trace(self, args: Sequence[Any]) -> tuple[_Traced, tuple[int, ...], bool]:
+    def _prepare(self, args: Sequence[Any]) -> tuple[list[Array], tuple[Any, ...], Any]:
+        """The arguments as arrays, their shapes and dtypes (the reuse key), and
+        ``(argnums, single)``; with the plan to call when the guards of a reusable
+        trace hold, else None."""
         if not args:
             raise InvalidArgumentError(f"{self.what}: the function needs at least one argument")
         nums = self._argnums.get(len(args))
         if nums is None:
             nums = self._argnums[len(args)] = _normalize_argnums(self.argnums, len(args))
-        traced = _Traced(self.fun, args, self.what)
-        return traced, nums[0], nums[1]
+        values = [as_array(a, k) for k, a in enumerate(args)]
+        key = tuple([(v.shape, v.dtype) for v in values])
+        entry = self._reuse.get(key)
+        if entry is not None and entry.plan is not None and entry.guards.hold():
+            self.last_captured = ()
+            return values, key, (nums, entry.plan)
+        return values, key, (nums, None)
+
+    def _trace(
+        self, values: list[Array], key: tuple[Any, ...]
+    ) -> tuple[Traced, list[Array]]:
+        """The trace for these arguments (the previous one when its guards hold)
+        and the plan's input values (the captured arrays after the arguments)."""
+        entry = self._reuse.get(key)
+        if entry is not None and entry.guards.hold():
+            traced = entry.traced
+        else:
+            self._reuse.pop(key, None)
+            guards = guards_for(self.fun)
+            traced = Traced(self.fun, values, self.what, guards is not None)
+            # reused only if nothing was captured (a captured array may also have been
+            # read outside the trace, X.mean(0) say) and the trace changed no guarded value
+            if guards is not None and not traced.captured and guards.hold():
+                if len(self._reuse) >= _CACHE_SIZE:
+                    self._reuse.clear()
+                self._reuse[key] = _Reuse(guards, traced)
+        self.last_captured = traced.captured
+        if traced.captured:
+            values = [*values, *traced.captured]
+        return traced, values
+
+    def _keep(self, key: tuple[Any, ...], traced: Traced, plan: CompiledTuple) -> None:
+        """Remember the plan of a reusable trace, so that later calls go straight to it."""
+        entry = self._reuse.get(key)
+        if entry is not None and entry.traced is traced:
+            entry.plan = plan
+
+
+class _Reuse:
+    """A reusable trace: its guards, and the plan compiled for it (once known)."""
+
+    __slots__ = ("guards", "plan", "traced")
+
+    def __init__(self, guards: Guards, traced: Traced) -> None:
+        self.guards = guards
+        self.traced = traced
+        self.plan: CompiledTuple | None = None
 
 
 def _compile_all(exprs: Sequence[Expr], symbols: Sequence[Symbol]) -> CompiledTuple:
@@ -166,7 +168,11 @@ class _DerivativeTransform(_Transform):
         self.scalar = scalar
 
     def __call__(self, *args: Any) -> Any:
-        traced, nums, single = self._trace(args)
+        values, key, ((nums, single), plan) = self._prepare(args)
+        if plan is not None:
+            results = plan(*values)
+            return results[0] if single else results
+        traced, values = self._trace(values, key)
         out = traced.out
         if self.scalar and out.shape != ():
             raise ShapeError(
@@ -176,10 +182,11 @@ class _DerivativeTransform(_Transform):
 
         def build() -> CompiledTuple:
             derivs = [derivative(out, traced.symbols[k], order=self.order) for k in nums]
-            return _compile_all(derivs, traced.symbols)
+            return _compile_all(derivs, traced.inputs)
 
-        compiled = self._cached((out, nums), build)
-        results = compiled(*traced.values)
+        compiled = self._cached((out, nums, traced.captured_symbols), build)
+        self._keep(key, traced, compiled)
+        results = compiled(*values)
         return results[0] if single else results
 
 
@@ -219,7 +226,18 @@ def hessian(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]
 
 class _ValueAndGrad(_Transform):
     def __call__(self, *args: Any) -> tuple[Any, Any]:
-        traced, nums, single = self._trace(args)
+        values, key, ((nums, single), plan) = self._prepare(args)
+        if plan is not None:
+            results = plan(*values)
+        else:
+            results = self._value_and_grad(values, key, nums)
+        grads = tuple(results[1:])
+        return results[0], grads[0] if single else grads
+
+    def _value_and_grad(
+        self, values: list[Array], key: tuple[Any, ...], nums: tuple[int, ...]
+    ) -> Any:
+        traced, values = self._trace(values, key)
         out = traced.out
         if out.shape != ():
             raise ShapeError(
@@ -228,12 +246,11 @@ class _ValueAndGrad(_Transform):
 
         def build() -> CompiledTuple:
             exprs = [simplify(out), *(derivative(out, traced.symbols[k]) for k in nums)]
-            return _compile_all(exprs, traced.symbols)
+            return _compile_all(exprs, traced.inputs)
 
-        compiled = self._cached((out, nums), build)
-        values = compiled(*traced.values)
-        grads = tuple(values[1:])
-        return values[0], grads[0] if single else grads
+        compiled = self._cached((out, nums, traced.captured_symbols), build)
+        self._keep(key, traced, compiled)
+        return compiled(*values)
 
 
 def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
@@ -257,13 +274,26 @@ def _plan(key: tuple[Any, ...], build: Callable[[], CompiledTuple]) -> CompiledT
     return plan
 
 
-def _tangents(traced: _Traced, tangents: Sequence[Any], what: str) -> list[Array]:
-    if len(traced.values) != len(tangents):
+_LAST_CAPTURED: list[tuple[Array, ...]] = [()]
+"""The arrays the last ``jvp``/``hvp``/``vjp`` trace captured (for benchmarks)."""
+
+
+def _traced(
+    fun: Callable[..., Any], primals: Sequence[Any], what: str
+) -> tuple[Traced, list[Array]]:
+    values = [as_array(p, k) for k, p in enumerate(primals)]
+    traced = Traced(fun, values, what)
+    _LAST_CAPTURED[0] = traced.captured
+    return traced, values
+
+
+def _tangents(values: Sequence[Array], tangents: Sequence[Any], what: str) -> list[Array]:
+    if len(values) != len(tangents):
         raise InvalidArgumentError(
-            f"{what}: {len(traced.values)} primals but {len(tangents)} tangents"
+            f"{what}: {len(values)} primals but {len(tangents)} tangents"
         )
-    tvals = [_as_array(t, k) for k, t in enumerate(tangents)]
-    for k, (p, t) in enumerate(zip(traced.values, tvals)):
+    tvals = [as_array(t, k) for k, t in enumerate(tangents)]
+    for k, (p, t) in enumerate(zip(values, tvals)):
         if p.shape != t.shape:
             raise ShapeError(f"{what}: tangent {k} has shape {t.shape}, primal has {p.shape}")
     return tvals
@@ -285,16 +315,19 @@ def jvp(
         raise NotCallableError(f"jvp needs a callable, got {type(fun).__name__}")
     if len(primals) != len(tangents):
         raise InvalidArgumentError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    traced = _Traced(fun, primals, "jvp")
-    tvals = _tangents(traced, tangents, "jvp")
-    tsyms = [_symbol(f"tangent{k}", t.shape, t.dtype) for k, t in enumerate(tvals)]
+    traced, values = _traced(fun, primals, "jvp")
+    tvals = _tangents(values, tangents, "jvp")
+    tsyms = [cached_symbol(f"tangent{k}", t.shape, t.dtype) for k, t in enumerate(tvals)]
+    captured = traced.captured_symbols
 
     def build() -> CompiledTuple:
         direction = jvp_expr(traced.out, dict(zip(traced.symbols, tsyms)))
-        return _compile_all([simplify(traced.out), direction], [*traced.symbols, *tsyms])
+        return _compile_all(
+            [simplify(traced.out), direction], [*traced.symbols, *tsyms, *captured]
+        )
 
-    value, derivative_value = _plan(("jvp", traced.out, *tsyms), build)(
-        *traced.values, *tvals
+    value, derivative_value = _plan(("jvp", traced.out, *tsyms, captured), build)(
+        *values, *tvals, *traced.captured
     )
     return value, derivative_value
 
@@ -316,21 +349,24 @@ def hvp(
         raise NotCallableError(f"hvp needs a callable, got {type(fun).__name__}")
     if len(primals) != len(tangents):
         raise InvalidArgumentError(f"hvp: {len(primals)} primals but {len(tangents)} tangents")
-    traced = _Traced(fun, primals, "hvp")
+    traced, values = _traced(fun, primals, "hvp")
     if traced.out.shape != ():
         raise ShapeError(
             f"hvp needs a scalar-valued function, but it returned shape {traced.out.shape}"
         )
-    tvals = _tangents(traced, tangents, "hvp")
-    tsyms = [_symbol(f"tangent{k}", t.shape, t.dtype) for k, t in enumerate(tvals)]
+    tvals = _tangents(values, tangents, "hvp")
+    tsyms = [cached_symbol(f"tangent{k}", t.shape, t.dtype) for k, t in enumerate(tvals)]
+    captured = traced.captured_symbols
 
     def build() -> CompiledTuple:
         grads = vjp_expr(traced.out, constant(np.ones((), traced.out.dtype)), traced.symbols)
         seeds: dict[Symbol, Expr] = dict(zip(traced.symbols, tsyms))
         products = [jvp_expr(g, seeds) for g in grads]
-        return _compile_all(products, [*traced.symbols, *tsyms])
+        return _compile_all(products, [*traced.symbols, *tsyms, *captured])
 
-    results = _plan(("hvp", traced.out, *tsyms), build)(*traced.values, *tvals)
+    results = _plan(("hvp", traced.out, *tsyms, captured), build)(
+        *values, *tvals, *traced.captured
+    )
     return results[0] if len(results) == 1 else results
 
 
@@ -346,24 +382,28 @@ def vjp(fun: Callable[..., Any], *primals: Any) -> tuple[Array, Callable[[Any], 
     """
     if not callable(fun):
         raise NotCallableError(f"vjp needs a callable, got {type(fun).__name__}")
-    traced = _Traced(fun, primals, "vjp")
+    traced, values = _traced(fun, primals, "vjp")
     out = traced.out
-    csym = _symbol("cotangent", out.shape, out.dtype)
+    csym = cached_symbol("cotangent", out.shape, out.dtype)
+    captured = traced.captured_symbols
 
     def build_value() -> CompiledTuple:
-        return _compile_all([simplify(out)], traced.symbols)
+        return _compile_all([simplify(out)], traced.inputs)
 
     def build_pullbacks() -> CompiledTuple:
-        return _compile_all(list(vjp_expr(out, csym, traced.symbols)), [*traced.symbols, csym])
+        pulled = vjp_expr(out, csym, traced.symbols)
+        return _compile_all(list(pulled), [*traced.symbols, csym, *captured])
 
-    (value,) = _plan(("value", out, *traced.symbols), build_value)(*traced.values)
-    pullbacks = _plan(("vjp", out, csym), build_pullbacks)
-    primal_values = list(traced.values)
+    (value,) = _plan(("value", out, *traced.symbols, captured), build_value)(
+        *values, *traced.captured
+    )
+    pullbacks = _plan(("vjp", out, csym, captured), build_pullbacks)
+    arrays = traced.captured
 
     def vjp_fn(cotangent: Any) -> tuple[Array, ...]:
-        c = _as_array(cotangent, 0)
+        c = as_array(cotangent, 0)
         if c.shape != out.shape:
             raise ShapeError(f"vjp: cotangent has shape {c.shape}, the output has {out.shape}")
-        return pullbacks(*primal_values, c)
+        return pullbacks(*values, c, *arrays)
 
     return value, vjp_fn

@@ -32,7 +32,8 @@ import bisect
 import hashlib
 import numbers
 import weakref
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -578,10 +579,25 @@ def is_number(value: Any) -> bool:
     )
 
 
+CAPTURE: ContextVar[Callable[[Any], Expr | None] | None] = ContextVar(
+    "matgrad_capture", default=None
+)
+"""Set by the function API while it traces: given an array met by :func:`as_expr`,
+the expression standing for it (a captured input of the compiled plan), or None
+to make it a constant as usual."""
+
+
 def as_expr(value: Any) -> Expr:
-    """An expression as is; a number or array as a :class:`Constant`."""
+    """An expression as is; a number or array as a :class:`Constant` (or, while the
+    function API traces, a large array as the input it captures: ``CAPTURE``)."""
     if isinstance(value, Expr):
         return value
+    if isinstance(value, np.ndarray):
+        capture = CAPTURE.get()
+        if capture is not None:
+            captured = capture(value)
+            if captured is not None:
+                return captured
     if isinstance(value, (np.ndarray, np.generic, numbers.Number, list, tuple)):
         return constant(value)
     raise UnsupportedOperationError(

@@ -1,0 +1,404 @@
+"""Captured arrays and trace reuse in the function API (issue 14, items 1 and 2).
+
+Large arrays from a closure or globals are inputs of the compiled plan (never
+copied, hashed or compared); a function's trace is reused while its guards hold.
+Each staleness case changes something between two calls and checks the second
+result against a closed form computed with NumPy by hand."""
+
+from __future__ import annotations
+
+import hashlib
+import tracemalloc
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+import matgrad as mg
+from matgrad.function_api import tracing, transforms
+from matgrad.function_api.guards import guards_for
+
+RNG = np.random.default_rng(1234)
+BIG = tracing.CAPTURE_THRESHOLD  # entries from which an array is captured
+
+
+def _sigmoid(t: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * t))  # type: ignore[no-any-return]
+
+
+def _logistic_grad(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """−Xᵀ(y ⊙ σ(−y ⊙ Xw)), the gradient of Σ log(1 + exp(−y ⊙ Xw))."""
+    return -(X.T @ (y * _sigmoid(-y * (X @ w))))  # type: ignore[no-any-return]
+
+
+def _data(rows: int, cols: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = RNG.standard_normal((rows, cols))
+    y = np.where(RNG.standard_normal(rows) > 0, 1.0, -1.0)
+    return X, y, RNG.standard_normal(cols) / 3
+
+
+@pytest.fixture
+def traces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the traces the transforms make (one entry per trace)."""
+    made: list[int] = []
+    original = transforms.Traced
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        made.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(transforms, "Traced", counting)  # the name transforms uses
+    return made
+
+
+# ----------------------------------------------------------------------------------
+# Captured arrays
+# ----------------------------------------------------------------------------------
+
+
+def test_large_closure_array_is_a_plan_input_and_in_place_changes_are_seen() -> None:
+    X, y, w = _data(BIG // 8 + 1)
+    g = mg.grad(lambda w: np.sum(np.log(1 + np.exp(-y * (X @ w)))))
+    np.testing.assert_allclose(g(w), _logistic_grad(X, y, w), rtol=1e-10)
+    assert any(a is X for a in g.last_captured)  # type: ignore[attr-defined]
+    X *= 0.5  # in place
+    y[:10] *= -1.0
+    np.testing.assert_allclose(g(w), _logistic_grad(X, y, w), rtol=1e-10)
+
+
+def test_first_call_does_not_copy_a_large_captured_array() -> None:
+    X, y, w = _data(50_000, 40)  # 16 MB
+    g = mg.grad(lambda w: np.sum(np.log(1 + np.exp(-y * (X @ w)))))
+    tracemalloc.start()
+    try:
+        result = g(w)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(result, _logistic_grad(X, y, w), rtol=1e-10)
+    assert peak < 0.5 * X.nbytes, f"peak {peak} bytes for data of {X.nbytes}"
+
+
+def test_no_hashing_of_captured_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y, w = _data(BIG // 8 + 1)
+    hashed: list[int] = []
+    original = hashlib.blake2b
+
+    def counting(data: bytes = b"", **kwargs: Any) -> Any:
+        hashed.append(len(data))
+        return original(data, **kwargs)
+
+    monkeypatch.setattr(hashlib, "blake2b", counting)
+    g = mg.grad(lambda w: np.sum(np.log(1 + np.exp(-y * (X @ w)))))
+    g(w)
+    g(w)
+    assert not [n for n in hashed if n >= y.nbytes], hashed
+
+
+def test_small_arrays_stay_constants_and_keep_value_dependent_simplification() -> None:
+    A = RNG.standard_normal((5, 5))
+    S = A + A.T  # symmetric: the gradient of xᵀSx is 2Sx
+    g = mg.grad(lambda x: x @ S @ x)
+    x = RNG.standard_normal(5)
+    np.testing.assert_allclose(g(x), 2 * S @ x)
+    assert g.last_captured == ()  # type: ignore[attr-defined]
+    ((out, _, captured),) = g._cache.keys()  # type: ignore[attr-defined]
+    assert captured == () and "captured" not in str(out)
+
+
+def test_integer_index_arrays_stay_constants() -> None:
+    n = BIG + 10
+    idx = np.arange(0, n, 2)
+    c = RNG.standard_normal(idx.size)
+    x = RNG.standard_normal(n)
+    g = mg.grad(lambda x: np.sum(c * x[idx]))
+    expected = np.zeros(n)
+    expected[idx] = c
+    np.testing.assert_allclose(g(x), expected)
+
+
+def test_jvp_hvp_vjp_with_captured_data() -> None:
+    X, y, w = _data(BIG // 8 + 1)
+    v = RNG.standard_normal(w.shape)
+
+    def f(w: Any) -> Any:
+        return np.sum(np.log(1 + np.exp(-y * (X @ w))))
+
+    s = _sigmoid(-y * (X @ w))
+    hess = X.T @ ((s * (1 - s))[:, None] * X)
+    np.testing.assert_allclose(mg.hvp(f, (w,), (v,)), hess @ v, rtol=1e-9)
+    _, d = mg.jvp(f, (w,), (v,))
+    np.testing.assert_allclose(d, _logistic_grad(X, y, w) @ v, rtol=1e-9)
+    value, pullback = mg.vjp(lambda w: X @ w, w)
+    np.testing.assert_allclose(value, X @ w)
+    c = RNG.standard_normal(X.shape[0])
+    np.testing.assert_allclose(pullback(c)[0], X.T @ c, rtol=1e-10)
+    X[:] = 0.0  # read at call time: the pullback sees the array as it is now
+    np.testing.assert_allclose(pullback(c)[0], np.zeros_like(w))
+
+
+# ----------------------------------------------------------------------------------
+# Trace reuse and its guards: each staleness case
+# ----------------------------------------------------------------------------------
+
+
+def test_trace_is_reused_while_nothing_changed(traces: list[int]) -> None:
+    A = RNG.standard_normal((4, 4))
+    g = mg.grad(lambda X: np.trace(X.T @ A @ X))
+    X = RNG.standard_normal((4, 4))
+    for _ in range(3):
+        np.testing.assert_allclose(g(X), (A + A.T) @ X)
+    assert len(traces) == 1
+
+
+def test_small_array_changed_in_place(traces: list[int]) -> None:
+    A = RNG.standard_normal((4, 4))
+    g = mg.grad(lambda X: np.trace(X.T @ A @ X))
+    X = RNG.standard_normal((4, 4))
+    g(X)
+    A[1, 2] += 3.0
+    np.testing.assert_allclose(g(X), (A + A.T) @ X)
+    assert len(traces) == 2
+
+
+def test_value_derived_outside_the_trace_is_recomputed() -> None:
+    """``A.sum()`` and ``X.mean(0)`` are NumPy computations on the raw arrays during
+    tracing: an in-place change must still be seen, small or captured."""
+    A = RNG.standard_normal((3, 3))
+    g = mg.grad(lambda x: A.sum() * np.sum(x * x))
+    x = RNG.standard_normal(3)
+    g(x)
+    A[0, 0] += 1.0
+    np.testing.assert_allclose(g(x), 2 * A.sum() * x)
+    X, _, w = _data(BIG // 8 + 1)
+    h = mg.grad(lambda w: np.sum((X - X.mean(0)) @ w * ((X - X.mean(0)) @ w)))
+    h(w)
+    X[:, 0] += 5.0
+    Xc = X - X.mean(0)
+    np.testing.assert_allclose(h(w), 2 * Xc.T @ (Xc @ w), rtol=1e-9)
+
+
+def test_closure_scalar_changed() -> None:
+    scale = 2.0
+
+    def f(x: Any) -> Any:
+        return scale * np.sum(x**3)
+
+    g = mg.grad(f)
+    x = RNG.standard_normal(4)
+    np.testing.assert_allclose(g(x), 6.0 * x**2)
+    scale = -0.5
+    np.testing.assert_allclose(g(x), -1.5 * x**2)
+
+
+_WEIGHT = 3.0
+_MATRIX = np.diag([1.0, 2.0, 3.0])
+
+
+def _helper(x: Any) -> Any:
+    return _WEIGHT * (x @ _MATRIX @ x)
+
+
+def test_global_rebound(traces: list[int]) -> None:
+    global _WEIGHT, _MATRIX
+    g = mg.grad(lambda x: _helper(x) + np.sum(x))
+    x = RNG.standard_normal(3)
+    old_weight, old_matrix = _WEIGHT, _MATRIX
+    try:
+        np.testing.assert_allclose(g(x), _WEIGHT * 2 * _MATRIX @ x + 1)
+        g(x)
+        assert len(traces) == 1  # reused through the helper's guards
+        _WEIGHT = -1.0
+        np.testing.assert_allclose(g(x), -2 * _MATRIX @ x + 1)
+        _MATRIX = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [2.0, 0.0, 1.0]])
+        np.testing.assert_allclose(g(x), -(_MATRIX + _MATRIX.T) @ x + 1)
+    finally:
+        _WEIGHT, _MATRIX = old_weight, old_matrix
+
+
+def test_helper_function_redefined() -> None:
+    global _helper
+    g = mg.grad(lambda x: _helper(x))
+    x = RNG.standard_normal(3)
+    original = _helper
+    try:
+        np.testing.assert_allclose(g(x), _WEIGHT * 2 * _MATRIX @ x)
+
+        def _helper(x: Any) -> Any:
+            return np.sum(np.sin(x))
+
+        np.testing.assert_allclose(g(x), np.cos(x))
+    finally:
+        _helper = original
+
+
+def test_function_code_replaced() -> None:
+    def f(x: Any) -> Any:
+        return np.sum(x**2)
+
+    g = mg.grad(f)
+    x = RNG.standard_normal(3)
+    np.testing.assert_allclose(g(x), 2 * x)
+    f.__code__ = (lambda x: np.sum(np.exp(x))).__code__
+    np.testing.assert_allclose(g(x), np.exp(x))
+
+
+@pytest.mark.parametrize("rows", [20, BIG // 8 + 1], ids=["constant", "captured"])
+def test_captured_array_replaced_by_another_shape_or_the_same(rows: int) -> None:
+    X, y, w = _data(rows)
+    g = mg.grad(lambda w: np.sum(np.log(1 + np.exp(-y * (X @ w)))))
+    np.testing.assert_allclose(g(w), _logistic_grad(X, y, w), rtol=1e-10)
+    X, y, _ = _data(rows)  # same shapes, new arrays
+    np.testing.assert_allclose(g(w), _logistic_grad(X, y, w), rtol=1e-10)
+    X, y, _ = _data(rows + 7)  # another shape
+    np.testing.assert_allclose(g(w), _logistic_grad(X, y, w), rtol=1e-10)
+
+
+_EYE2 = np.eye(2)
+
+
+def test_default_argument_changed() -> None:
+    def f(x: Any, c: float = 2.0, M: Any = _EYE2) -> Any:
+        return c * (x @ M @ x)
+
+    g = mg.grad(f)
+    x = RNG.standard_normal(2)
+    np.testing.assert_allclose(g(x), 4 * x)
+    f.__defaults__ = (5.0, np.eye(2))
+    np.testing.assert_allclose(g(x), 10 * x)
+    M = f.__defaults__[1]
+    M[0, 1] = 1.0  # the default array changed in place
+    np.testing.assert_allclose(g(x), 5 * (M + M.T) @ x)
+
+    def h(x: Any, *, c: float = 2.0) -> Any:
+        return c * np.sum(x**2)
+
+    gh = mg.grad(h)
+    np.testing.assert_allclose(gh(x), 4 * x)
+    np.testing.assert_allclose(gh(x), 4 * x)
+    assert h.__kwdefaults__ is not None
+    h.__kwdefaults__["c"] = -1.0
+    np.testing.assert_allclose(gh(x), -2 * x)
+
+
+def test_arguments_of_another_shape_or_dtype() -> None:
+    g = mg.grad(lambda x: np.sum(x**2))
+    for x in (np.ones(3), np.ones(4), np.ones(4, dtype=np.float32), np.ones((2, 2))):
+        result = g(x)
+        np.testing.assert_allclose(result, 2 * x)
+        assert result.shape == x.shape
+
+
+class _Model:
+    def __init__(self) -> None:
+        self.A = np.eye(2)
+        self.weights = {"c": 1.0}
+
+
+def test_unguardable_reads_retrace(traces: list[int]) -> None:
+    """An attribute, a dict entry, a bound method: no guard covers them, so the
+    function is traced on every call and changes are seen."""
+    model = _Model()
+    g = mg.grad(lambda x: model.weights["c"] * (x @ model.A @ x))
+    x = RNG.standard_normal(2)
+    np.testing.assert_allclose(g(x), 2 * x)
+    model.A[0, 1] = 4.0
+    np.testing.assert_allclose(g(x), (model.A + model.A.T) @ x)
+    model.weights["c"] = 3.0
+    np.testing.assert_allclose(g(x), 3 * (model.A + model.A.T) @ x)
+    model.A = np.diag([2.0, 5.0])
+    np.testing.assert_allclose(g(x), 3 * 2 * model.A @ x)
+    assert len(traces) == 4
+
+
+def test_random_numbers_are_drawn_by_each_trace() -> None:
+    g = mg.grad(lambda x: np.random.default_rng().standard_normal() * np.sum(x))
+    assert guards_for(g.__wrapped__) is None  # type: ignore[attr-defined]
+    x = np.ones(2)
+    assert len({float(g(x)[0]) for _ in range(4)}) > 1
+
+
+def test_state_changed_by_the_trace_is_not_reused(traces: list[int]) -> None:
+    calls = 0
+
+    def f(x: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return calls * np.sum(x)
+
+    g = mg.grad(f)
+    x = np.ones(2)
+    np.testing.assert_allclose(g(x), [1.0, 1.0])
+    np.testing.assert_allclose(g(x), [2.0, 2.0])
+    assert len(traces) == 2
+
+
+def test_guards_refuse_what_they_cannot_check() -> None:
+    big = np.zeros(BIG)
+    assert guards_for(lambda x: x @ big[: x.size]) is None
+    assert guards_for(lambda x: x * [1.0][0]) is not None  # a list literal is built by the code
+    long = [1.0] * 100
+    assert guards_for(lambda x: x * long[0]) is None  # too many entries to check per call
+    model = _Model()
+    assert guards_for(lambda x: x * model.weights["c"]) is None
+    assert guards_for(np.sum) is None  # not a Python function: traced on every call
+    small = np.ones(3)
+    assert guards_for(lambda x: x * small) is not None
+
+
+def test_containers_in_the_closure_are_guarded_entry_by_entry(traces: list[int]) -> None:
+    params = {"c": 2.0, "M": np.eye(2)}
+    weights = [1.0, np.ones(2)]
+    ns = SimpleNamespace(k=3.0)
+    g = mg.grad(lambda x: params["c"] * (x @ params["M"] @ x) + weights[0] * (weights[1] @ x)
+                + ns.k * np.sum(x))
+    x = RNG.standard_normal(2)
+
+    def expected() -> np.ndarray:
+        M = params["M"]
+        return params["c"] * (M + M.T) @ x + weights[0] * weights[1] + ns.k  # type: ignore[no-any-return]
+
+    np.testing.assert_allclose(g(x), expected())
+    np.testing.assert_allclose(g(x), expected())
+    assert len(traces) == 1  # reused
+    params["c"] = -1.0
+    np.testing.assert_allclose(g(x), expected())
+    params["M"][0, 1] = 2.0  # an array in a dict, changed in place
+    np.testing.assert_allclose(g(x), expected())
+    weights[1] = np.array([5.0, -1.0])
+    np.testing.assert_allclose(g(x), expected())
+    weights.append(7.0)
+    np.testing.assert_allclose(g(x), expected())
+    ns.k = 0.5
+    np.testing.assert_allclose(g(x), expected())
+    assert len(traces) == 6
+
+
+def test_a_builtin_shadowed_by_a_new_global() -> None:
+    g = mg.grad(lambda x: len(x) * np.sum(x * x))
+    x = RNG.standard_normal(3)
+    np.testing.assert_allclose(g(x), 6 * x)
+    globals()["len"] = lambda _: 10  # a module global now shadows the builtin
+    try:
+        np.testing.assert_allclose(g(x), 20 * x)
+    finally:
+        del globals()["len"]
+    np.testing.assert_allclose(g(x), 6 * x)
+
+
+def test_one_of_several_closure_functions_rebound() -> None:
+    def square(x: Any) -> Any:
+        return x * x
+
+    def cube(x: Any) -> Any:
+        return x * x * x
+
+    first, second = square, cube
+    g = mg.grad(lambda x: np.sum(first(x) + second(x)))
+    x = RNG.standard_normal(3)
+    np.testing.assert_allclose(g(x), 2 * x + 3 * x**2)
+    second = square
+    np.testing.assert_allclose(g(x), 4 * x)
+    first = np.sin
+    np.testing.assert_allclose(g(x), np.cos(x) + 2 * x)
