@@ -74,6 +74,7 @@ LAYERS: dict[str, int] = {
     "calculus.simplify": 5,
     "calculus.display": 5,
     "calculus.display_factors": 5,
+    "calculus.display_sums": 5,
     "calculus.diff": 5,
     "calculus.taylor": 5,
     "function_api": 6,
