@@ -75,7 +75,6 @@ from matgrad.ir.expr import (
     is_symmetric,
     ones,
 )
-from matgrad.ops.elementwise import sigmoid
 from matgrad.printing import to_text
 
 __all__ = ["display"]
@@ -83,7 +82,6 @@ __all__ = ["display"]
 MAX_PASSES = 8
 """Rewriting stops after this many passes over the DAG even if something changed."""
 
-_SIGMOID = sigmoid.op  # type: ignore[attr-defined]
 
 
 def display(expr: Expr) -> Expr:

@@ -49,6 +49,7 @@ __all__ = [
     "logistic_form",
     "merge_factors",
     "one_like",
+    "sigmoid_argument",
     "signed",
     "split_coefficient",
 ]
@@ -305,6 +306,11 @@ def scaled_power(node: Apply) -> Expr | None:
     if coeff < 0 and not float(p).is_integer():
         return None
     return add([power(inner, p)], [coeff**p])
+
+
+def sigmoid_argument(node: Expr) -> Expr | None:
+    """``z`` for ``node = σ(z)``, else ``None``."""
+    return node.x if isinstance(node, Apply) and node.op is _SIGMOID else None
 
 
 def is_negated_sigmoid(node: Expr) -> bool:

@@ -26,6 +26,7 @@ from matgrad.calculus.display_factors import (
     logistic_form,
     merge_factors,
     one_like,
+    sigmoid_argument,
     signed,
     split_coefficient,
 )
@@ -45,9 +46,6 @@ from matgrad.ir.expr import (
 from matgrad.ops.elementwise import power, sigmoid
 
 __all__ = ["atoms", "common_context", "common_factor", "common_scalar", "polynomial", "regrouped"]
-
-_SIGMOID = sigmoid.op  # type: ignore[attr-defined]
-
 
 def atoms(node: Expr) -> int:
     """The number of distinct functions and symbols in ``node``."""
@@ -74,7 +72,7 @@ def polynomial(node: Expr) -> Expr | None:
     if not any(isinstance(f, Add) or is_negated_sigmoid(f) for _, fs in monomials for f in fs):
         return None
     present = {
-        f.x.uid for _, fs in monomials for f in fs if isinstance(f, Apply) and f.op is _SIGMOID
+        arg.uid for _, fs in monomials for f in fs if (arg := sigmoid_argument(f)) is not None
     }
     whole = _multiplied_out(monomials, present, split=False)
     split = None if whole is None else _multiplied_out(whole, present, split=True)
