@@ -69,6 +69,8 @@ LAYERS: dict[str, int] = {
     "compiler.rewrites": 4,
     "compiler.runtime": 4,
     "compiler.kernels": 4,
+    "compiler.backends": 4,
+    "compiler.portable": 4,
     "calculus": 5,
     "calculus.rules": 5,
     "calculus.simplify": 5,
@@ -82,6 +84,7 @@ LAYERS: dict[str, int] = {
     "function_api.numpy_names": 6,
     "function_api.tracing": 6,
     "function_api.guards": 6,
+    "function_api.batching": 6,
     "calculus.change_of_variables": 6,
     "testing": 6,
     "testing.check": 6,
@@ -123,6 +126,11 @@ LAYERS: dict[str, int] = {
     "identities.docs": 6,
     "identities.cli": 6,
     "cli": 7,
+    "web": 7,
+    "web.derivation": 7,
+    "web.api": 7,
+    "web.pool": 7,
+    "web.server": 7,
     "__main__": 7,
     "__init__": 7,
 }
@@ -135,6 +143,7 @@ OPTIONAL_ALLOWED = {
     "ops.spectral_numerics": {"scipy"},  # LAPACK's potrf and potri for x**-1 of an SPD matrix
     "ops.det_numerics": {"scipy"},  # LAPACK's gesv and gecon for the checked solve
     "ops.eig": {"scipy"},  # serves scipy.linalg.eig and eigvals
+    "compiler.backends": {"scipy"},  # scipy.special and solve_triangular on NumPy and Dask chunks
     "testing.strategies": {"hypothesis"},
     "testing.opspec": {"hypothesis"},
     "testing.fuzz": {"hypothesis"},

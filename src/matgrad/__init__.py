@@ -13,7 +13,8 @@ from matgrad.calculus.diff import derivative, jvp_expr, vjp_expr
 from matgrad.calculus.display import display
 from matgrad.calculus.simplify import simplify
 from matgrad.calculus.taylor import linearize, taylor
-from matgrad.compiler import Compiled, compile, evaluate
+from matgrad.compiler import Batched, Compiled, compile, evaluate
+from matgrad.function_api.batching import vmap
 from matgrad.function_api.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from matgrad.ir.expr import (
     Expr,
@@ -68,6 +69,8 @@ __all__ = [
     "compile",
     "Compiled",
     "evaluate",
+    "vmap",
+    "Batched",
     # the function API
     "grad",
     "jacobian",

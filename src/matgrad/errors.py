@@ -22,6 +22,7 @@ __all__ = [
     "NonFiniteError",
     "BindingError",
     "UnsupportedOperationError",
+    "MissingDependencyError",
     "ParseError",
     "NotDifferentiableError",
     "DegenerateSpectrumError",
@@ -87,6 +88,11 @@ class BindingError(MatgradError, ValueError):
 
 class UnsupportedOperationError(MatgradError, TypeError):
     """An operation (for example a NumPy function) that matgrad does not support."""
+
+
+class MissingDependencyError(MatgradError, ImportError):
+    """An optional dependency (an engine for ``backend=``, say) that is not installed;
+    the message names the extra to install (``pip install 'matgrad[dask]'``)."""
 
 
 class ParseError(MatgradError, ValueError):

@@ -34,7 +34,9 @@ from typing import Any, overload
 import numpy as np
 
 from matgrad._types import Array
+from matgrad.compiler.backends import BACKENDS, infer_backend, namespace
 from matgrad.compiler.planner import Step
+from matgrad.compiler.portable import PortablePlan
 from matgrad.compiler.rewrites import factor_sums as factor_sums
 from matgrad.compiler.runtime import _NDARRAY, _Program, _result
 from matgrad.compiler.runtime import View as View
@@ -42,6 +44,7 @@ from matgrad.errors import BindingError, InvalidArgumentError, elide
 from matgrad.ir.expr import HOOKS, Expr, Symbol
 
 __all__ = [
+    "Batched",
     "Compiled",
     "CompiledTuple",
     "Step",
@@ -49,6 +52,7 @@ __all__ = [
     "evaluate",
     "get_max_elements",
     "set_max_elements",
+    "vmap",
 ]
 
 _max_elements = 100_000_000
@@ -71,7 +75,111 @@ def get_max_elements() -> int:
     return _max_elements
 
 
-class Compiled(_Program):
+class _Engines:
+    """Running a plan on another array engine, or over a batch: what
+    :class:`Compiled` and :class:`CompiledTuple` add to the NumPy plan."""
+
+    backend: str = "auto"
+    """The engine ``compile`` was given: ``"auto"`` (the inputs' own), or one of
+    ``numpy``, ``dask``, ``torch``, ``jax``, ``cupy``."""
+
+    def _engine(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        if self.backend != "auto":
+            return self.backend
+        return infer_backend([*args, *kwargs.values()])
+
+    def _portable_call(
+        self,
+        engine: str,
+        batched: tuple[bool, ...] | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> list[Any]:
+        program: Any = self
+        symbols: tuple[Symbol, ...] = program.symbols
+        if kwargs or len(args) != len(symbols):
+            args = program._arrange(args, kwargs)
+        ns = namespace(engine)
+        plans: dict[Any, PortablePlan] = program.__dict__.setdefault("_portables", {})
+        plan = plans.get((engine, batched))
+        if plan is None:
+            plan = plans[(engine, batched)] = PortablePlan(
+                program.exprs, symbols, ns, batched, _numpy_values
+            )
+        inputs = []
+        for k, (sym, value) in enumerate(zip(symbols, args)):
+            x = ns.input(value)
+            lead = (x.shape[0],) if batched is not None and batched[k] and x.ndim else ()
+            if tuple(x.shape) != (*lead, *sym.shape):
+                what = f"a batch of {sym.shape}" if batched is not None and batched[k] else (
+                    str(sym.shape))
+                raise BindingError(
+                    f"value for {sym.name!r} has shape {tuple(x.shape)}, expected {what}"
+                )
+            if not ns.isdtype(x.dtype, ("real floating", "complex floating")):
+                x = ns.astype(x, ns.float64)
+            inputs.append(x)
+        return plan.run(inputs)
+
+
+class Batched:
+    """A compiled plan evaluated over a leading batch axis of some of its inputs, in
+    one plan (:func:`vmap`)."""
+
+    def __init__(self, program: Compiled | CompiledTuple, in_axes: Any = 0) -> None:
+        n = len(program.symbols)
+        axes = (in_axes,) * n if in_axes is None or isinstance(in_axes, int) else tuple(in_axes)
+        if len(axes) != n or any(a not in (0, None) for a in axes):
+            raise InvalidArgumentError(
+                f"in_axes must be 0, None, or a sequence of {n} of them (one per input "
+                f"{', '.join(s.name for s in program.symbols)}), got {in_axes!r}"
+            )
+        if all(a is None for a in axes):
+            raise InvalidArgumentError("in_axes batches no input")
+        self.program = program
+        self.in_axes = axes
+        self._flags = tuple(a == 0 for a in axes)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        program = self.program
+        engine = program._engine(args, kwargs)
+        results = program._portable_call(engine, self._flags, args, kwargs)
+        return results[0] if program.single else tuple(results)
+
+    def __repr__(self) -> str:
+        return f"<vmap of {self.program!r}, in_axes={self.in_axes}>"
+
+
+def vmap(program: Compiled | CompiledTuple, in_axes: Any = 0) -> Batched:
+    """``program`` evaluated over a leading batch axis: ``in_axes`` is ``0`` (every
+    input batched), or one ``0``/``None`` per input in the order of its symbols.
+    Each result gets the leading axis; einsums become batched contractions,
+    ``numpy.linalg``-style routines take the batch whole, and the few operations
+    that cannot run once per entry.  Runs on the inputs' engine.
+
+    >>> import numpy as np
+    >>> from matgrad.ir.expr import Matrix
+    >>> from matgrad import ops
+    >>> X = Matrix("X", (2, 2))
+    >>> batch = vmap(compile(ops.inv(X)))(np.stack([np.eye(2), 2 * np.eye(2)]))
+    >>> batch.shape, float(batch[1, 0, 0])
+    ((2, 2, 2), 0.5)
+    """
+    if isinstance(program, Batched):
+        raise InvalidArgumentError("vmap of a vmap: batch over one axis, or reshape")
+    if not isinstance(program, _Engines):
+        raise InvalidArgumentError(
+            f"vmap needs a compiled plan (matgrad.compile), got {type(program).__name__}"
+        )
+    return Batched(program, in_axes)
+
+
+def _numpy_values(nodes: list[Expr]) -> tuple[Any, ...]:
+    """The values of input-free expressions, computed with NumPy."""
+    return CompiledTuple(nodes, (), _max_elements, False)()
+
+
+class Compiled(_Program, _Engines):
     """A planned expression, callable positionally in the order of :attr:`symbols`
     or by keyword name; returns a new NumPy array.  Build with :func:`compile`."""
 
@@ -81,6 +189,10 @@ class Compiled(_Program):
         # is converted and checked value by value by _bind, which raises the errors.
         vals = None if kwargs else self._fast_slots(args)
         if vals is None:
+            engine = self._engine(args, kwargs)
+            if engine != "numpy":
+                value: Array = self._portable_call(engine, None, args, kwargs)[0]
+                return value
             vals = self._bind(args, kwargs)
         for run in self._program:
             run(vals)
@@ -90,7 +202,7 @@ class Compiled(_Program):
         return result if type(result) is _NDARRAY else np.asarray(result)
 
 
-class CompiledTuple(_Program):
+class CompiledTuple(_Program, _Engines):
     """Several expressions planned together (:func:`compile` of a list): a call
     returns a tuple of arrays, one per expression, each shared intermediate
     computed once."""
@@ -98,6 +210,9 @@ class CompiledTuple(_Program):
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Array, ...]:
         vals = None if kwargs else self._fast_slots(args)  # the fast path of Compiled.__call__
         if vals is None:
+            engine = self._engine(args, kwargs)
+            if engine != "numpy":
+                return tuple(self._portable_call(engine, None, args, kwargs))
             vals = self._bind(args, kwargs)
         for run in self._program:
             run(vals)
@@ -109,7 +224,11 @@ class CompiledTuple(_Program):
 
 @overload
 def compile(
-    expr: Expr, symbols: Sequence[Symbol] | None = None, *, max_elements: int | None = None
+    expr: Expr,
+    symbols: Sequence[Symbol] | None = None,
+    *,
+    max_elements: int | None = None,
+    backend: str = "auto",
 ) -> Compiled: ...
 @overload
 def compile(
@@ -117,12 +236,14 @@ def compile(
     symbols: Sequence[Symbol] | None = None,
     *,
     max_elements: int | None = None,
+    backend: str = "auto",
 ) -> CompiledTuple: ...
 def compile(
     expr: Expr | Sequence[Expr],
     symbols: Sequence[Symbol] | None = None,
     *,
     max_elements: int | None = None,
+    backend: str = "auto",
 ) -> Compiled | CompiledTuple:
     """Plan ``expr`` for repeated evaluation.
 
@@ -135,7 +256,13 @@ def compile(
     the symbols an expression was derived from but no longer contains (the ``A``
     of ``derivative(A @ x, A)``): they are checked against their shapes and
     ignored.  ``max_elements`` (default :func:`get_max_elements`) bounds every
-    array the plan allocates.
+    array the plan allocates (on NumPy).
+
+    ``backend`` is the array engine a call runs on: ``"auto"`` (default) takes
+    the inputs' own — NumPy arrays run the NumPy plan, Dask arrays give a lazy
+    Dask array, torch tensors a tensor on their device, JAX and CuPy arrays
+    theirs — and ``"numpy"``, ``"dask"``, ``"torch"``, ``"jax"``, ``"cupy"``
+    fix it (NumPy inputs are then moved to that engine).  See docs/scaling.md.
 
     >>> import numpy as np
     >>> from matgrad.ir.expr import Matrix
@@ -184,10 +311,24 @@ def compile(
             "the expression depends on symbols not in `symbols`: "
             + elide(", ".join(f"{s.name!r} (shape {s.shape})" for s in absent))
         )
+    if backend != "auto" and backend not in BACKENDS:
+        raise InvalidArgumentError(
+            f"unknown backend {backend!r}; use 'auto' or one of {', '.join(BACKENDS)}"
+        )
     limit = _max_elements if max_elements is None else int(max_elements)
-    if single:
-        return Compiled(exprs, syms, limit, True)
-    return CompiledTuple(exprs, syms, limit, False)
+    program: Compiled | CompiledTuple = (
+        Compiled(exprs, syms, limit, True) if single else CompiledTuple(exprs, syms, limit, False)
+    )
+    if backend != "auto":
+        namespace(backend)  # a missing engine fails here, naming its extra
+        program.backend = backend
+        if backend != "numpy":
+            program._fast_slots = _never  # every call goes to the engine
+    return program
+
+
+def _never(args: tuple[Any, ...]) -> None:
+    return None
 
 
 def evaluate(expr: Expr, bindings: dict[str, Any]) -> Array:

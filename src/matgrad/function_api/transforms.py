@@ -41,6 +41,7 @@ from matgrad._types import Array
 from matgrad.calculus.diff import derivative, jvp_expr, vjp_expr
 from matgrad.calculus.simplify import simplify
 from matgrad.compiler import CompiledTuple, compile
+from matgrad.compiler.backends import BACKENDS, infer_backend
 from matgrad.errors import InvalidArgumentError, NotCallableError, ShapeError
 from matgrad.function_api.guards import Guards, guards_for
 from matgrad.function_api.tracing import Traced, as_array, cached_symbol
@@ -50,6 +51,38 @@ __all__ = ["grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "value_and_grad"]
 
 Argnums = int | Sequence[int]
 _CACHE_SIZE = 16
+
+
+class _Spec:
+    """What tracing reads of an argument on another array engine (a torch tensor,
+    a Dask array): its shape and NumPy dtype; the array itself goes to the plan."""
+
+    __slots__ = ("dtype", "shape")
+
+    def __init__(self, value: Any) -> None:
+        self.shape = tuple(int(n) for n in value.shape)
+        self.dtype = np.dtype(str(value.dtype).rpartition(".")[2])
+
+
+def _argument(value: Any, position: int) -> Any:
+    """An argument as the plan takes it: NumPy arrays (and what converts to one)
+    as :func:`as_array` makes them, arrays of another engine as they are."""
+    if type(value) is np.ndarray or infer_backend((value,)) == "numpy":
+        return as_array(value, position)
+    return value
+
+
+def _specs(values: Sequence[Any]) -> list[Any]:
+    """The arguments as tracing sees them (see :class:`_Spec`)."""
+    return [v if type(v) is np.ndarray else _Spec(v) for v in values]
+
+
+def _check_backend(backend: str) -> str:
+    if backend != "auto" and backend not in BACKENDS:
+        raise InvalidArgumentError(
+            f"unknown backend {backend!r}; use 'auto' or one of {', '.join(BACKENDS)}"
+        )
+    return backend
 
 
 def _normalize_argnums(argnums: Argnums, nargs: int) -> tuple[tuple[int, ...], bool]:
@@ -68,9 +101,13 @@ def _normalize_argnums(argnums: Argnums, nargs: int) -> tuple[tuple[int, ...], b
 class _Transform:
     """Shared machinery: tracing, caching compiled derivatives by the traced expression."""
 
-    def __init__(self, fun: Callable[..., Any], argnums: Argnums, what: str) -> None:
+    def __init__(
+        self, fun: Callable[..., Any], argnums: Argnums, what: str, backend: str = "auto"
+    ) -> None:
         if not callable(fun):
             raise NotCallableError(f"{what} needs a callable, got {type(fun).__name__}")
+        self.backend = _check_backend(backend)
+        """The array engine the derivatives run on (``"auto"``: the arguments')."""
         self.fun = fun
         self.argnums = argnums
         self.what = what
@@ -102,7 +139,7 @@ class _Transform:
         nums = self._argnums.get(len(args))
         if nums is None:
             nums = self._argnums[len(args)] = _normalize_argnums(self.argnums, len(args))
-        values = [as_array(a, k) for k, a in enumerate(args)]
+        values = [_argument(a, k) for k, a in enumerate(args)]
         key = tuple([(v.shape, v.dtype) for v in values])
         entry = self._reuse.get(key)
         if entry is not None and entry.plan is not None and entry.guards.hold():
@@ -121,7 +158,7 @@ class _Transform:
         else:
             self._reuse.pop(key, None)
             guards = guards_for(self.fun)
-            traced = Traced(self.fun, values, self.what, guards is not None)
+            traced = Traced(self.fun, _specs(values), self.what, guards is not None)
             # reused only if nothing was captured (a captured array may also have been
             # read outside the trace, X.mean(0) say) and the trace changed no guarded value
             if guards is not None and not traced.captured and guards.hold():
@@ -151,19 +188,27 @@ class _Reuse:
         self.plan: CompiledTuple | None = None
 
 
-def _compile_all(exprs: Sequence[Expr], symbols: Sequence[Symbol]) -> CompiledTuple:
+def _compile_all(
+    exprs: Sequence[Expr], symbols: Sequence[Symbol], backend: str = "auto"
+) -> CompiledTuple:
     """The expressions planned together: shared work (the forward pass of a
     network, say) is done once per call for all of them."""
-    return compile(list(exprs), list(symbols))
+    return compile(list(exprs), list(symbols), backend=backend)
 
 
 class _DerivativeTransform(_Transform):
     """``grad``/``jacobian``/``hessian``: the ``order``-th derivative wrt each argnum."""
 
     def __init__(
-        self, fun: Callable[..., Any], argnums: Argnums, order: int, scalar: bool, what: str
+        self,
+        fun: Callable[..., Any],
+        argnums: Argnums,
+        order: int,
+        scalar: bool,
+        what: str,
+        backend: str = "auto",
     ) -> None:
-        super().__init__(fun, argnums, what)
+        super().__init__(fun, argnums, what, backend)
         self.order = order
         self.scalar = scalar
 
@@ -171,7 +216,18 @@ class _DerivativeTransform(_Transform):
         values, key, ((nums, single), plan) = self._prepare(args)
         if plan is not None:
             results = plan(*values)
-            return results[0] if single else results
+        else:
+            compiled, values = self._compiled(values, key, nums)
+            results = compiled(*values)
+        return self._finish(results, single)
+
+    def _finish(self, results: tuple[Any, ...], single: bool) -> Any:
+        return results[0] if single else results
+
+    def _compiled(
+        self, values: list[Any], key: tuple[Any, ...], nums: tuple[int, ...]
+    ) -> tuple[CompiledTuple, list[Any]]:
+        """The compiled derivatives for these arguments, and the plan's inputs."""
         traced, values = self._trace(values, key)
         out = traced.out
         if self.scalar and out.shape != ():
@@ -182,15 +238,16 @@ class _DerivativeTransform(_Transform):
 
         def build() -> CompiledTuple:
             derivs = [derivative(out, traced.symbols[k], order=self.order) for k in nums]
-            return _compile_all(derivs, traced.inputs)
+            return _compile_all(derivs, traced.inputs, self.backend)
 
         compiled = self._cached((out, nums, traced.captured_symbols), build)
         self._keep(key, traced, compiled)
-        results = compiled(*values)
-        return results[0] if single else results
+        return compiled, values
 
 
-def grad(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+def grad(
+    fun: Callable[..., Any], argnums: Argnums = 0, *, backend: str = "auto"
+) -> Callable[..., Any]:
     """The gradient of a scalar-valued function, with each argument's shape.
 
     >>> import numpy as np, matgrad as mg
@@ -198,10 +255,12 @@ def grad(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
     >>> np.allclose(mg.grad(lambda X: np.linalg.slogdet(X)[1])(X0), np.linalg.inv(X0).T)
     True
     """
-    return _DerivativeTransform(fun, argnums, 1, True, "grad")
+    return _DerivativeTransform(fun, argnums, 1, True, "grad", backend)
 
 
-def jacobian(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+def jacobian(
+    fun: Callable[..., Any], argnums: Argnums = 0, *, backend: str = "auto"
+) -> Callable[..., Any]:
     """The Jacobian tensor, shape ``out.shape + arg.shape`` (numerator layout).
 
     >>> import numpy as np, matgrad as mg
@@ -209,10 +268,12 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any
     >>> np.array_equal(mg.jacobian(lambda x: A0 @ x)(np.ones(3)), A0)
     True
     """
-    return _DerivativeTransform(fun, argnums, 1, False, "jacobian")
+    return _DerivativeTransform(fun, argnums, 1, False, "jacobian", backend)
 
 
-def hessian(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+def hessian(
+    fun: Callable[..., Any], argnums: Argnums = 0, *, backend: str = "auto"
+) -> Callable[..., Any]:
     """The Hessian, shape ``out.shape + arg.shape + arg.shape``.
 
     >>> import numpy as np, matgrad as mg
@@ -221,7 +282,7 @@ def hessian(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]
     array([[2., 2.],
            [2., 6.]])
     """
-    return _DerivativeTransform(fun, argnums, 2, False, "hessian")
+    return _DerivativeTransform(fun, argnums, 2, False, "hessian", backend)
 
 
 class _ValueAndGrad(_Transform):
@@ -230,13 +291,17 @@ class _ValueAndGrad(_Transform):
         if plan is not None:
             results = plan(*values)
         else:
-            results = self._value_and_grad(values, key, nums)
+            compiled, values = self._compiled(values, key, nums)
+            results = compiled(*values)
+        return self._finish(results, single)
+
+    def _finish(self, results: tuple[Any, ...], single: bool) -> tuple[Any, Any]:
         grads = tuple(results[1:])
         return results[0], grads[0] if single else grads
 
-    def _value_and_grad(
-        self, values: list[Array], key: tuple[Any, ...], nums: tuple[int, ...]
-    ) -> Any:
+    def _compiled(
+        self, values: list[Any], key: tuple[Any, ...], nums: tuple[int, ...]
+    ) -> tuple[CompiledTuple, list[Any]]:
         traced, values = self._trace(values, key)
         out = traced.out
         if out.shape != ():
@@ -246,16 +311,18 @@ class _ValueAndGrad(_Transform):
 
         def build() -> CompiledTuple:
             exprs = [simplify(out), *(derivative(out, traced.symbols[k]) for k in nums)]
-            return _compile_all(exprs, traced.inputs)
+            return _compile_all(exprs, traced.inputs, self.backend)
 
         compiled = self._cached((out, nums, traced.captured_symbols), build)
         self._keep(key, traced, compiled)
-        return compiled(*values)
+        return compiled, values
 
 
-def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+def value_and_grad(
+    fun: Callable[..., Any], argnums: Argnums = 0, *, backend: str = "auto"
+) -> Callable[..., Any]:
     """``(f(x), ∇f(x))`` in one call."""
-    return _ValueAndGrad(fun, argnums, "value_and_grad")
+    return _ValueAndGrad(fun, argnums, "value_and_grad", backend)
 
 
 _PLANS: OrderedDict[tuple[Any, ...], CompiledTuple] = OrderedDict()
@@ -281,8 +348,8 @@ _LAST_CAPTURED: list[tuple[Array, ...]] = [()]
 def _traced(
     fun: Callable[..., Any], primals: Sequence[Any], what: str
 ) -> tuple[Traced, list[Array]]:
-    values = [as_array(p, k) for k, p in enumerate(primals)]
-    traced = Traced(fun, values, what)
+    values = [_argument(p, k) for k, p in enumerate(primals)]
+    traced = Traced(fun, _specs(values), what)
     _LAST_CAPTURED[0] = traced.captured
     return traced, values
 
@@ -292,15 +359,21 @@ def _tangents(values: Sequence[Array], tangents: Sequence[Any], what: str) -> li
         raise InvalidArgumentError(
             f"{what}: {len(values)} primals but {len(tangents)} tangents"
         )
-    tvals = [as_array(t, k) for k, t in enumerate(tangents)]
+    tvals = [_argument(t, k) for k, t in enumerate(tangents)]
     for k, (p, t) in enumerate(zip(values, tvals)):
-        if p.shape != t.shape:
-            raise ShapeError(f"{what}: tangent {k} has shape {t.shape}, primal has {p.shape}")
+        if tuple(p.shape) != tuple(t.shape):
+            raise ShapeError(
+                f"{what}: tangent {k} has shape {tuple(t.shape)}, primal has {tuple(p.shape)}"
+            )
     return tvals
 
 
 def jvp(
-    fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
+    fun: Callable[..., Any],
+    primals: Sequence[Any],
+    tangents: Sequence[Any],
+    *,
+    backend: str = "auto",
 ) -> tuple[Array, Array]:
     """``(f(primals), J · tangents)`` — the directional derivative, as ``jax.jvp``,
     computed symbolically without forming the Jacobian (forward accumulation of
@@ -317,23 +390,30 @@ def jvp(
         raise InvalidArgumentError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     traced, values = _traced(fun, primals, "jvp")
     tvals = _tangents(values, tangents, "jvp")
-    tsyms = [cached_symbol(f"tangent{k}", t.shape, t.dtype) for k, t in enumerate(tvals)]
+    tsyms = [
+        cached_symbol(f"tangent{k}", s.shape, s.dtype) for k, s in enumerate(_specs(tvals))
+    ]
     captured = traced.captured_symbols
 
     def build() -> CompiledTuple:
         direction = jvp_expr(traced.out, dict(zip(traced.symbols, tsyms)))
         return _compile_all(
-            [simplify(traced.out), direction], [*traced.symbols, *tsyms, *captured]
+            [simplify(traced.out), direction], [*traced.symbols, *tsyms, *captured],
+            _check_backend(backend),
         )
 
-    value, derivative_value = _plan(("jvp", traced.out, *tsyms, captured), build)(
+    value, derivative_value = _plan(("jvp", backend, traced.out, *tsyms, captured), build)(
         *values, *tvals, *traced.captured
     )
     return value, derivative_value
 
 
 def hvp(
-    fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
+    fun: Callable[..., Any],
+    primals: Sequence[Any],
+    tangents: Sequence[Any],
+    *,
+    backend: str = "auto",
 ) -> Array | tuple[Array, ...]:
     """The Hessian-vector product ``H · v`` of a scalar-valued function, never
     forming the Hessian: the directional derivative of the gradient (forward over
@@ -355,22 +435,28 @@ def hvp(
             f"hvp needs a scalar-valued function, but it returned shape {traced.out.shape}"
         )
     tvals = _tangents(values, tangents, "hvp")
-    tsyms = [cached_symbol(f"tangent{k}", t.shape, t.dtype) for k, t in enumerate(tvals)]
+    tsyms = [
+        cached_symbol(f"tangent{k}", s.shape, s.dtype) for k, s in enumerate(_specs(tvals))
+    ]
     captured = traced.captured_symbols
 
     def build() -> CompiledTuple:
         grads = vjp_expr(traced.out, constant(np.ones((), traced.out.dtype)), traced.symbols)
         seeds: dict[Symbol, Expr] = dict(zip(traced.symbols, tsyms))
         products = [jvp_expr(g, seeds) for g in grads]
-        return _compile_all(products, [*traced.symbols, *tsyms, *captured])
+        return _compile_all(
+            products, [*traced.symbols, *tsyms, *captured], _check_backend(backend)
+        )
 
-    results = _plan(("hvp", traced.out, *tsyms, captured), build)(
+    results = _plan(("hvp", backend, traced.out, *tsyms, captured), build)(
         *values, *tvals, *traced.captured
     )
     return results[0] if len(results) == 1 else results
 
 
-def vjp(fun: Callable[..., Any], *primals: Any) -> tuple[Array, Callable[[Any], tuple[Array, ...]]]:
+def vjp(
+    fun: Callable[..., Any], *primals: Any, backend: str = "auto"
+) -> tuple[Array, Callable[[Any], tuple[Array, ...]]]:
     """``(f(primals), vjp_fn)`` as ``jax.vjp``: ``vjp_fn(c)`` gives ``cᵀ ∂f/∂xₖ`` for
     every primal, computed symbolically without forming the Jacobian.
 
@@ -387,23 +473,27 @@ def vjp(fun: Callable[..., Any], *primals: Any) -> tuple[Array, Callable[[Any], 
     csym = cached_symbol("cotangent", out.shape, out.dtype)
     captured = traced.captured_symbols
 
+    _check_backend(backend)
+
     def build_value() -> CompiledTuple:
-        return _compile_all([simplify(out)], traced.inputs)
+        return _compile_all([simplify(out)], traced.inputs, backend)
 
     def build_pullbacks() -> CompiledTuple:
         pulled = vjp_expr(out, csym, traced.symbols)
-        return _compile_all(list(pulled), [*traced.symbols, csym, *captured])
+        return _compile_all(list(pulled), [*traced.symbols, csym, *captured], backend)
 
-    (value,) = _plan(("value", out, *traced.symbols, captured), build_value)(
+    (value,) = _plan(("value", backend, out, *traced.symbols, captured), build_value)(
         *values, *traced.captured
     )
-    pullbacks = _plan(("vjp", out, csym, captured), build_pullbacks)
+    pullbacks = _plan(("vjp", backend, out, csym, captured), build_pullbacks)
     arrays = traced.captured
 
     def vjp_fn(cotangent: Any) -> tuple[Array, ...]:
-        c = as_array(cotangent, 0)
-        if c.shape != out.shape:
-            raise ShapeError(f"vjp: cotangent has shape {c.shape}, the output has {out.shape}")
+        c = _argument(cotangent, 0)
+        if tuple(c.shape) != out.shape:
+            raise ShapeError(
+                f"vjp: cotangent has shape {tuple(c.shape)}, the output has {out.shape}"
+            )
         return pullbacks(*values, c, *arrays)
 
     return value, vjp_fn

@@ -298,6 +298,19 @@ class Operation:
     """A NumPy kernel specialized to the attributes (default: ``numpy`` with them)."""
     reference: Kernel | None = None
     """The plainest implementation, for tests (default: ``numpy``)."""
+    array_api: Callable[[Any, Attrs], Kernel | None] | None = None
+    """A kernel for any array engine, ``array_api(ns, attrs)``: ``ns`` is the
+    engine's namespace (array API functions, ``ns.linalg``, ``ns.einsum``,
+    ``ns.special``; :mod:`matgrad.compiler.backends`).  Default: for an entrywise
+    NumPy ufunc, its namesake in ``ns``; else none (Dask then runs the NumPy
+    kernel on its chunks, the other engines refuse the operation)."""
+    stacks: bool = False
+    """The ``array_api`` kernel accepts operands with a leading batch axis (as
+    ``numpy.linalg`` routines do); else a batch runs it once per entry."""
+    batched_attrs: Callable[[Attrs], Attrs | None] | None = None
+    """The attributes of the same operation on operands with one more, leading
+    axis (axes shifted by one): its kernels with them evaluate a batch at once
+    (``None``: not for these attributes; the batch is then a loop)."""
     flops: Callable[[Sequence[Shape]], int] = _size
     view: bool = False
     """The NumPy implementation may return a view of its operand (no new array)."""
@@ -379,8 +392,22 @@ class Operation:
 
         return kernel
 
+    def portable_kernel(self, ns: Any, attrs: Attrs) -> Kernel | None:
+        """The kernel on engine ``ns`` (see ``array_api``), or ``None``."""
+        if self.array_api is not None:
+            return self.array_api(ns, attrs)
+        ufuncs = [self.numpy] + [f for f, handler in self.numpy_functions if handler is None]
+        ufunc = next((f for f in ufuncs if isinstance(f, np.ufunc)), None)
+        if self.elementwise and ufunc is not None and not attrs:
+            name = ufunc.__name__
+            # NumPy's name, else the array API's (``arcsin`` is ``asin`` there)
+            standard = "a" + name[3:] if name.startswith("arc") else name
+            return getattr(ns, name, None) or getattr(ns, standard, None)
+        return None
+
     def __repr__(self) -> str:
         return f"<operation {self.name} ({self.family})>"
+
 
 
 # =====================================================================================

@@ -146,6 +146,17 @@ def _take(idx: Index) -> Callable[[Any], Any]:
     return lambda x: x[key]
 
 
+def _take_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """``getitem`` on any engine: the same key (its index arrays as the engine's)."""
+    idx: Index = attrs["index"]
+    key = idx.full_key
+    if idx.front and idx.lead:
+        src = tuple(range(idx.bdim))
+        dst = tuple(range(idx.lead, idx.lead + idx.bdim))
+        return lambda x: ns.moveaxis(ns.take(x, key), src, dst)
+    return lambda x: ns.take(x, key)
+
+
 def _d_getitem(node: Expr, d: tuple[Expr, ...]) -> Expr:
     """Indexing is linear: ``d x[key] = (dx)[key]``."""
     assert isinstance(node, Apply)
@@ -209,6 +220,8 @@ _GETITEM = Operation(
     simplify=_getitem_simplify,
     numpy=lambda x, index: _take(index)(x),
     kernel=lambda attrs: _take(attrs["index"]),
+    array_api=_take_portable,
+    batched_attrs=lambda attrs: {"index": attrs["index"].with_lead(attrs["index"].lead + 1)},
     differential=_d_getitem,
     linear=Linear(_getitem_push, _getitem_pull),
     flops=lambda shapes: 0,
@@ -308,6 +321,26 @@ def _put(idx: Index) -> Callable[[Any], Any]:
     return kernel
 
 
+def _put_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[[Any], Any] | None:
+    """``scatter_add`` on an engine that can add into an array at a key
+    (``ns.scatter_add``; ``None``: Dask runs the NumPy kernel as one task)."""
+    idx: Index = attrs["at"].index
+    key, lead, n_out = idx.full_key, idx.lead, len(idx.out_shape)
+    move = idx.front and lead > 0
+    src, dst = tuple(range(lead, lead + idx.bdim)), tuple(range(idx.bdim))
+    scatter = getattr(ns, "scatter_add", None)
+    if scatter is None:
+        return None
+
+    def kernel(c: Any) -> Any:
+        shape = tuple(c.shape[:lead]) + idx.shape + tuple(c.shape[lead + n_out:])
+        if move:
+            c = ns.moveaxis(c, src, dst)
+        return scatter(shape, key, c, idx.unique)
+
+    return kernel
+
+
 def _d_scatter(node: Expr, d: tuple[Expr, ...]) -> Expr:
     """Scattering is linear: ``d zeros.at[key].add(c) = zeros.at[key].add(dc)``."""
     assert isinstance(node, Apply)
@@ -363,6 +396,8 @@ _SCATTER = Operation(
     canonical=_scatter_canonical,
     numpy=lambda c, at: _put(at.index)(c),
     kernel=lambda attrs: _put(attrs["at"].index),
+    array_api=_put_portable,
+    batched_attrs=lambda attrs: {"at": At(attrs["at"].index.with_lead(attrs["at"].index.lead + 1))},
     differential=_d_scatter,
     linear=Linear(_scatter_push, _scatter_pull),
     flops=lambda shapes: int(np.prod(shapes[0], dtype=np.int64)),
@@ -495,6 +530,17 @@ def _triangle(name: str, upper: bool) -> Operation:
         moved = np.moveaxis(x, (axis, axis + 1), (-2, -1))
         return np.moveaxis(fn(moved, k), (-2, -1), (axis, axis + 1))
 
+    def array_api(ns: Any, attrs: Mapping[str, Any]) -> Callable[[Any], Any]:
+        k, axis = attrs["k"], attrs["axis"]
+
+        def portable(x: Any) -> Any:
+            n, m = x.shape[axis], x.shape[axis + 1]
+            keep = ~np.tri(n, m, k - 1, dtype=bool) if upper else np.tri(n, m, k, dtype=bool)
+            keep = keep.reshape((n, m) + (1,) * (x.ndim - axis - 2))
+            return ns.where(ns.asarray(keep, like=x), x, ns.zeros_like(x))
+
+        return portable
+
     def build(x: Expr, k: int, axis: int) -> Expr:
         return op(x, k=k, axis=axis)
 
@@ -536,6 +582,8 @@ def _triangle(name: str, upper: bool) -> Operation:
         dtype=lambda dtypes, attrs: dtypes[0],
         canonical=canonical,
         numpy=kernel,
+        array_api=array_api,
+        batched_attrs=lambda attrs: {**attrs, "axis": attrs["axis"] + 1},
         differential=differential,
         linear=Linear(push, pull),
         notation=Notation(

@@ -99,6 +99,39 @@ def _gather_shape(shapes: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Shape:
     return t
 
 
+def _sort_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any] | None:
+    sort = getattr(ns, "sort", None)
+    if sort is None:
+        return None
+    axis = attrs["axis"]
+    return lambda x: sort(x, axis=axis, stable=True)
+
+
+def _gather_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any] | None:
+    """``sort_gather`` on an engine with a stable ``argsort`` and ``take_along_axis``."""
+    argsort, take = getattr(ns, "argsort", None), getattr(ns, "take_along_axis", None)
+    if argsort is None or take is None:
+        return None
+    axis, lead, inverse = attrs["axis"], attrs["lead"], attrs["inverse"]
+
+    def kernel(t: Any, x: Any) -> Any:
+        perm = argsort(x, axis=axis, stable=True)
+        if inverse:
+            perm = argsort(perm, axis=axis, stable=True)
+        trail = t.ndim - lead - x.ndim
+        shape = (1,) * lead + tuple(x.shape) + (1,) * trail
+        index = ns.broadcast_to(ns.reshape(perm, shape), tuple(t.shape))
+        return take(t, index, axis=lead + axis)
+
+    return kernel
+
+
+def _gather_batched(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A batch of both operands is one gather along the same axis when ``t`` has no
+    leading axes of its own (else the batch axes would not line up)."""
+    return {**attrs, "axis": attrs["axis"] + 1} if attrs["lead"] == 0 else None
+
+
 def _gather_numpy(t: Any, x: Any, axis: int, lead: int, inverse: bool) -> Any:
     t, x = np.asarray(t), np.asarray(x)
     perm = _stable_order(x, axis, inverse)
@@ -157,6 +190,8 @@ _GATHER: Operation = Operation(
     check=_gather_check,
     shape=_gather_shape,
     numpy=_gather_numpy,
+    array_api=_gather_portable,
+    batched_attrs=_gather_batched,
     differential=_d_gather,
     dtype=lambda dtypes, attrs: dtypes[0],
     linear=Linear(_gather_push, _gather_pull),
@@ -217,6 +252,8 @@ _SORT = Operation(
     check=_sort_check,
     shape=_sort_shape,
     numpy=lambda x, axis: np.sort(x, axis=axis, kind="stable"),
+    array_api=_sort_portable,
+    batched_attrs=lambda attrs: {"axis": attrs["axis"] + 1},
     differential=_d_sort,
     dtype=ordered_dtype,
     flops=lambda shapes: math.prod(shapes[0]) * math.ceil(math.log2(max(2, math.prod(shapes[0])))),

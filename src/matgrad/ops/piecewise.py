@@ -135,6 +135,16 @@ def _mask(name: str, ufunc: np.ufunc, sign: str, latex: str) -> Operation:
         dt = np.result_type(a.dtype, b.dtype)
         return np.asarray(ufunc(a, b)).astype(dt if dt.kind == "f" else np.float64)
 
+    def array_api(ns: Any, attrs: Any) -> Callable[..., Any]:
+        compare = getattr(ns, ufunc.__name__)
+
+        def kernel(a: Any, b: Any) -> Any:
+            mask = compare(a, b)
+            dt = a.dtype if ns.isdtype(a.dtype, "real floating") else ns.float64
+            return ns.astype(mask, dt)
+
+        return kernel
+
     def differential(node: Expr, d: tuple[Expr, ...]) -> Expr:
         return zeros(node.shape, node.dtype)
 
@@ -153,6 +163,7 @@ def _mask(name: str, ufunc: np.ufunc, sign: str, latex: str) -> Operation:
         arity=2,
         shape=same_shape,
         numpy=numpy,
+        array_api=array_api,
         differential=differential,
         dtype=ordered_dtype,
         canonical=broadcasting(name),
@@ -240,6 +251,7 @@ _WHERE = Operation(
     arity=3,
     shape=same_shape,
     numpy=lambda c, a, b: np.where(np.asarray(c) != 0, a, b),
+    array_api=lambda ns, attrs: lambda c, a, b: ns.where(c != 0, a, b),
     differential=_d_where,
     dtype=lambda dtypes, attrs: _result_dtype(dtypes[1], dtypes[2], floating=True),
     canonical=_where_canonical,

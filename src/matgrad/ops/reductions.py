@@ -152,6 +152,24 @@ def _d_extreme(node: Expr, d: tuple[Expr, ...]) -> Expr:
     return _contract(einsum_node([mask, share], [labels, labels], labels), dx, axes, node)
 
 
+def _shift_axes(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes for operands with one more, leading (batch) axis."""
+    axis = attrs["axis"]
+    moved = axis + 1 if isinstance(axis, int) else tuple(a + 1 for a in axis)
+    return {**attrs, "axis": moved}
+
+
+def _reduce_portable(name: str) -> Callable[[Any, Mapping[str, Any]], Callable[..., Any]]:
+    """``max``/``min``/``prod`` over axes on any engine (array API names)."""
+
+    def make(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+        fn = getattr(ns, name)
+        axis, keepdims = attrs["axis"], attrs["keepdims"]
+        return lambda x: fn(x, axis=axis, keepdims=keepdims)
+
+    return make
+
+
 def _extreme(name: str, numpy: Callable[..., Any], doc: str) -> Operation:
     return Operation(
         name=name,
@@ -161,6 +179,8 @@ def _extreme(name: str, numpy: Callable[..., Any], doc: str) -> Operation:
         check=_reduce_check(name),
         shape=_reduce_shape(name, empty=False),
         numpy=lambda x, axis, keepdims: numpy(x, axis=axis, keepdims=keepdims),
+        array_api=_reduce_portable(name),
+        batched_attrs=_shift_axes,
         differential=_d_extreme,
         dtype=ordered_dtype,
         canonical=_no_reduction,
@@ -259,6 +279,42 @@ def _prod_except(x: Any, axis: tuple[int, ...], r: int) -> Any:
     position.update({p: len(kept) + g for g, p in enumerate(axis)})
     order = [position[p] for p in range(x.ndim)] + list(range(x.ndim, t.ndim))
     return np.transpose(t, order)
+
+
+def _except_masks(n: int, r: int) -> tuple[Any, Any]:
+    """For ``r`` indices into ``n`` entries: ``taken[i₁…i_r, k]`` (``k`` is one of
+    the ``i``) and ``distinct[i₁…i_r]`` (the ``i`` differ), as NumPy booleans."""
+    grid = np.indices((n,) * r)
+    k = np.arange(n).reshape((1,) * r + (n,))
+    taken = np.zeros((n,) * r + (n,), dtype=bool)
+    for t in range(r):
+        taken |= grid[t][..., None] == k
+    distinct = np.ones((n,) * r, dtype=bool)
+    for s in range(r):
+        for t in range(s + 1, r):
+            distinct &= grid[s] != grid[t]
+    return taken, distinct
+
+
+def _prod_except_portable(ns: Any, x: Any, axis: tuple[int, ...], r: int) -> Any:
+    """``prod_except`` on any engine: each product over the entries not taken,
+    as a product of a masked copy (no division, exact with zeros; O(nʳ⁺¹) work,
+    the size of the result times ``n``)."""
+    kept = [k for k in range(x.ndim) if k not in axis]
+    moved = ns.permute_dims(x, tuple(kept + list(axis)))
+    lead, group = tuple(moved.shape[: len(kept)]), tuple(moved.shape[len(kept):])
+    n = math.prod(group)
+    y = ns.reshape(moved, (*lead, n))
+    taken, distinct = _except_masks(n, r)
+    spread = y[(Ellipsis,) + (None,) * r + (slice(None),)]
+    ones = ns.ones_like(spread)
+    t = ns.prod(ns.where(ns.asarray(taken, like=y), ones, spread), axis=-1)
+    t = t * ns.asarray(distinct.astype(np.float64), like=y)
+    t = ns.reshape(t, lead + group * r)
+    position = {p: k for k, p in enumerate(kept)}
+    position.update({p: len(kept) + g for g, p in enumerate(axis)})
+    order = [position[p] for p in range(x.ndim)] + list(range(x.ndim, len(t.shape)))
+    return ns.permute_dims(t, tuple(order))
 
 
 def _prod_except_reference(x: Any, axis: tuple[int, ...], r: int) -> Any:
@@ -363,6 +419,8 @@ _PROD_EXCEPT = Operation(
     check=_except_check,
     shape=_except_shape,
     numpy=_prod_except,
+    array_api=lambda ns, attrs: lambda x: _prod_except_portable(ns, x, attrs["axis"], attrs["r"]),
+    batched_attrs=_shift_axes,
     reference=_prod_except_reference,
     differential=_d_prod_except,
     notation=Notation(numpy_lines=_except_lines),
@@ -382,6 +440,8 @@ _PROD = Operation(
     check=_reduce_check("prod"),
     shape=_reduce_shape("prod", empty=True),
     numpy=lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+    array_api=_reduce_portable("prod"),
+    batched_attrs=_shift_axes,
     differential=_d_prod,
     canonical=_no_reduction,
     notation=Notation(numpy="np.prod({0}, axis={axis}, keepdims={keepdims})"),
@@ -422,6 +482,13 @@ def _cumsum_numpy(x: Any, axis: int, reverse: bool) -> Any:
     if not reverse:
         return np.cumsum(x, axis=axis)
     return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+
+
+def _cumsum_portable(ns: Any, x: Any, axis: int, reverse: bool) -> Any:
+    total = getattr(ns, "cumulative_sum", None) or ns.cumsum
+    if not reverse:
+        return total(x, axis=axis)
+    return ns.flip(total(ns.flip(x, axis=axis), axis=axis), axis=axis)
 
 
 def _cumsum_check(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -473,6 +540,8 @@ _CUMSUM: Operation = Operation(
     check=_cumsum_check,
     shape=_cumsum_shape,
     numpy=_cumsum_numpy,
+    array_api=lambda ns, attrs: lambda x: _cumsum_portable(ns, x, attrs["axis"], attrs["reverse"]),
+    batched_attrs=_shift_axes,
     differential=_d_cumsum,
     dtype=lambda dtypes, attrs: dtypes[0],
     linear=Linear(_cumsum_push, _cumsum_pull),

@@ -76,6 +76,7 @@ def _piecewise_constant(
     funcs: tuple[Callable[..., Any], ...], attrs: tuple[str, ...] = (),
     check: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
     sample_at: float = 3.5,
+    array_api: Callable[[Any, Any], Callable[..., Any]] | None = None,
 ) -> Operation:
     """The declaration of an elementwise piecewise-constant function."""
 
@@ -94,6 +95,7 @@ def _piecewise_constant(
         check=check,
         shape=same_shape,
         numpy=numpy,
+        array_api=array_api,
         differential=differential,
         dtype=ordered_dtype,
         elementwise=True,
@@ -121,7 +123,19 @@ trunc: Callable[..., Expr] = declare(_piecewise_constant(
     "trunc", np.trunc, "entrywise integer part (towards zero)", "np.trunc({0})", (np.trunc,)))
 rint: Callable[..., Expr] = declare(_piecewise_constant(
     "rint", np.rint, "entrywise nearest integer (halves to even)", "np.rint({0})", (np.rint,),
-    sample_at=3.25))
+    sample_at=3.25, array_api=lambda ns, attrs: ns.round))
+
+
+def _round_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    """``round`` on any engine, as NumPy computes it: scale by ``10**decimals``,
+    round halves to even, scale back."""
+    d = int(attrs["decimals"])
+    if d == 0:
+        return ns.round  # type: ignore[no-any-return]
+    scale = 10.0**d
+    if d > 0:
+        return lambda x: ns.round(x * scale) / scale
+    return lambda x: ns.round(x / (1 / scale)) * (1 / scale)
 
 
 def _round_check(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,7 +145,8 @@ def _round_check(attrs: Mapping[str, Any]) -> dict[str, Any]:
 _ROUND = _piecewise_constant(
     "round", lambda x, decimals: np.round(x, decimals),
     "entrywise x rounded to decimals places (halves to even)",
-    "np.round({0}, {decimals})", (), attrs=("decimals",), check=_round_check, sample_at=3.25)
+    "np.round({0}, {decimals})", (), attrs=("decimals",), check=_round_check, sample_at=3.25,
+    array_api=_round_portable)
 round: Callable[..., Expr] = declare(_ROUND)
 
 

@@ -156,6 +156,27 @@ def _weighted_numpy(x: Any, b: Any, axis: tuple[int, ...], keepdims: bool) -> An
     return np.asarray(sp.logsumexp(x, axis=axis, b=b, keepdims=keepdims))
 
 
+def _lse_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    """``logsumexp`` on any engine, as SciPy computes it: the maximum taken out
+    (0 where it is not finite), ``log Σ b eˣ⁻ᵐ + m``."""
+    axis, keepdims = attrs["axis"], attrs["keepdims"]
+
+    def kernel(x: Any, b: Any = None) -> Any:
+        m = ns.max(x, axis=axis, keepdims=True)
+        m = ns.where(ns.isfinite(m), m, ns.zeros_like(m))
+        e = ns.exp(x - m)
+        s = ns.log(ns.sum(e if b is None else b * e, axis=axis, keepdims=True)) + m
+        if keepdims:
+            return s
+        return ns.reshape(s, tuple(n for k, n in enumerate(x.shape) if k not in axis))
+
+    return kernel
+
+
+def _shift_axes(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {**attrs, "axis": tuple(a + 1 for a in attrs["axis"])}
+
+
 def _weighted_canonical(x: Expr, b: Expr, *, axis: tuple[int, ...],
                         keepdims: bool) -> Expr | None:
     """Operands broadcast to one shape; over no axis, ``x + log b``."""
@@ -177,6 +198,8 @@ _LOGSUMEXP = Operation(
     doc="log Σ exp(x) over all axes or over axis, without overflow",
     shape=_lse_shape,
     numpy=_lse_numpy,
+    array_api=_lse_portable,
+    batched_attrs=_shift_axes,
     differential=_d_logsumexp,
     attrs=("axis", "keepdims"),
     check=_lse_check,
@@ -219,6 +242,8 @@ _WEIGHTED = Operation(
     arity=2,
     shape=_lse_shape,
     numpy=_weighted_numpy,
+    array_api=_lse_portable,
+    batched_attrs=_shift_axes,
     differential=_d_weighted_logsumexp,
     attrs=("axis", "keepdims"),
     check=_lse_check,

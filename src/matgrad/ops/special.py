@@ -139,6 +139,12 @@ def _matrix_pair(n: int, m: int) -> tuple[Shape, ...]:
 # ---------------------------------------------------------------------------------------
 
 
+def _on_engine(name: str) -> Callable[[Any, Any], Callable[..., Any]]:
+    """The portable kernel of a special function: the engine's own
+    (``torch.special``, ``jax.scipy.special``, SciPy's ufunc on Dask chunks)."""
+    return lambda ns, attrs: ns.special(name)
+
+
 def _unary(
     name: str,
     doc: str,
@@ -166,6 +172,7 @@ def _unary(
         doc=doc,
         shape=same_shape,
         numpy=ufunc,
+        array_api=_on_engine(name),
         differential=differential,
         dtype=real_dtype,
         domain=None if domain == "general" else (lambda attrs: (domain,)),
@@ -293,12 +300,17 @@ def _d_polygamma(node: Expr, d: tuple[Expr, ...]) -> Expr:
     return _hadamard(polygamma(node.attrs["n"] + 1, node.x), dx)
 
 
+def _polygamma_portable(fn: Callable[..., Any], n: int) -> Callable[..., Any]:
+    return lambda x: fn(n, x)
+
+
 _POLYGAMMA = Operation(
     name="polygamma",
     family="special",
     doc="entrywise polygamma function ψ⁽ⁿ⁾, the n-th derivative of digamma",
     shape=same_shape,
     numpy=lambda x, n: sp.polygamma(n, x),
+    array_api=lambda ns, attrs: _polygamma_portable(ns.special("polygamma"), int(attrs["n"])),
     differential=_d_polygamma,
     attrs=("n",),
     check=_polygamma_check,
@@ -394,6 +406,7 @@ def _binary(name: str, doc: str, ufunc: np.ufunc, differential: Any, latex: str,
         arity=2,
         shape=same_shape,
         numpy=ufunc,
+        array_api=_on_engine(name),
         differential=differential,
         dtype=real_dtype,
         domain=lambda attrs: ("general", "positive"),

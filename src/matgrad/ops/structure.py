@@ -139,6 +139,8 @@ _RESHAPE = Operation(
     dtype=lambda dtypes, attrs: dtypes[0],
     canonical=_reshape_canonical,
     numpy=lambda x, shape: np.reshape(x, shape),
+    array_api=lambda ns, attrs: lambda x: ns.reshape(x, attrs["shape"]),
+    batched_attrs=lambda attrs: {"shape": (-1, *attrs["shape"])},
     differential=_d_reshape,
     linear=Linear(_push, _pull),
     flops=lambda shapes: 0,
@@ -377,6 +379,8 @@ _CONCATENATE = Operation(
     dtype=lambda dtypes, attrs: _result_dtype(*dtypes),
     canonical=_concat_canonical,
     numpy=lambda *xs, axis: np.concatenate(xs, axis=axis),
+    array_api=lambda ns, attrs: lambda *xs: ns.concat(list(xs), axis=attrs["axis"]),
+    batched_attrs=lambda attrs: {"axis": attrs["axis"] + 1},
     differential=_d_concat,
     linear=Linear(_concat_push, _concat_pull),
     notation=Notation(
