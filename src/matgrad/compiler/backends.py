@@ -72,6 +72,8 @@ class Namespace:
     """One engine's functions, as the portable plan and kernels call them."""
 
     name = "numpy"
+    jit_errors: tuple[type[BaseException], ...] = ()
+    """What a compiled run raises where a kernel reads values (then it runs eagerly)."""
 
     def __init__(self) -> None:
         self.xp: Any = np
@@ -120,6 +122,11 @@ class Namespace:
         """A contraction in opt_einsum's order, by the engine's own routines."""
         shapes = tuple(tuple(int(n) for n in a.shape) for a in arrays)
         return _expression(subscripts, shapes)(*arrays, backend=self.name)
+
+    def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` (a whole plan's run) compiled by the engine where it compiles
+        (JAX: ``jax.jit``); else as is."""
+        return fn
 
     def stack_map(self, fn: Callable[..., Any], arrays: Sequence[Any], batched: Sequence[bool],
                   size: int) -> Any:
@@ -204,6 +211,11 @@ class _Dask(Namespace):
         if like is not None and value.dtype.kind == "f" and like.dtype.kind == "f":
             value = value.astype(like.dtype, copy=False)
         return self.da.from_array(value, chunks=-1)
+
+    def input(self, value: Any) -> Any:
+        if self.owns(value):
+            return value
+        return self.da.from_array(np.asarray(value))  # Dask's automatic chunks
 
     def elementwise(self, fn: Callable[..., Any], *arrays: Any, dtype: Any = None) -> Any:
         # NumPy code runs chunk by chunk on the workers; the result stays lazy
@@ -467,10 +479,16 @@ class _Jax(Namespace):
         super().__init__()
         self.jax = _import("jax", "jax")
         self.xp = _import("jax.numpy", "jax")
+        errors = _import("jax.errors", "jax")
+        self.jit_errors = (errors.ConcretizationTypeError, errors.TracerArrayConversionError,
+                           errors.TracerBoolConversionError, errors.TracerIntegerConversionError)
         self.linalg = _JaxLinalg(self)
 
     def owns(self, value: Any) -> bool:
         return isinstance(value, self.jax.Array)
+
+    def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return _jax_jit(self.jax, fn)
 
     def asarray(self, value: Any, like: Any = None) -> Any:
         value = np.asarray(value)
@@ -484,6 +502,10 @@ class _Jax(Namespace):
 
     def special(self, name: str) -> Callable[..., Any]:
         return getattr(importlib.import_module("jax.scipy.special"), name)  # type: ignore[no-any-return]
+
+
+def _jax_jit(jax: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
+    return jax.jit(fn)  # type: ignore[no-any-return]
 
 
 class _JaxLinalg(_Linalg):

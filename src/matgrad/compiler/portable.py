@@ -98,7 +98,7 @@ class PortablePlan:
             slot = self._new(node)
             self.is_batched[node.uid] = False
             self.const_slots.append((slot, value))
-        self._device_constants: dict[Any, list[tuple[int, Any]]] = {}
+        self._device_constants: dict[Any, list[Any]] = {}
         self.steps: list[Step] = []
         unsupported: list[str] = []
         for node in order:
@@ -117,6 +117,11 @@ class PortablePlan:
                 "evaluate with NumPy arrays (backend='numpy') or on Dask"
             )
         self.roots = [(self.slot[r.uid], self.is_batched[r.uid], r.shape) for r in roots]
+        self._calls = 0
+        compiled = ns.jit(self._evaluate)
+        self._compiled: Callable[..., Any] | None = (
+            None if compiled is self._evaluate else compiled
+        )
 
     def _new(self, node: Expr) -> int:
         slot = self.n_slots
@@ -193,17 +198,29 @@ class PortablePlan:
         key = _device_key(like)
         consts = self._device_constants.get(key)
         if consts is None:
-            consts = [(slot, self.ns.asarray(v, like)) for slot, v in self.const_slots]
+            consts = [self.ns.asarray(v, like) for _, v in self.const_slots]
             self._device_constants[key] = consts
-        vals: list[Any] = [None] * self.n_slots
-        vals[: len(inputs)] = inputs
-        for slot, v in consts:
-            vals[slot] = v
         if self.batched is not None:
             sizes = {int(x.shape[0]) for x, b in zip(inputs, self.batched) if b}
             if len(sizes) != 1:
                 raise ShapeError(f"batched inputs have different batch sizes {sorted(sizes)}")
             self._size[0] = sizes.pop()
+        self._calls += 1
+        if self._compiled is None or self._calls < 2:
+            # the first call runs eagerly: compiling (jax.jit) pays from the second
+            return self._evaluate(list(inputs), consts)
+        try:
+            return list(self._compiled(list(inputs), consts))
+        except self.ns.jit_errors:
+            # a kernel that reads values (a check for ties, say) cannot be compiled
+            self._compiled = None
+            return self._evaluate(list(inputs), consts)
+
+    def _evaluate(self, inputs: list[Any], consts: list[Any]) -> list[Any]:
+        vals: list[Any] = [None] * self.n_slots
+        vals[: len(inputs)] = inputs
+        for (slot, _), v in zip(self.const_slots, consts):
+            vals[slot] = v
         for out, fn, ins in self.steps:
             vals[out] = fn(*[vals[i] for i in ins])
         results = []

@@ -136,6 +136,7 @@ pow: Callable[..., Expr] = declare(
         ),
         domain=lambda attrs: ("positive", "general"),
         canonical=_pow_canonical,
+        array_api=lambda ns, attrs: lambda x, y: x**y,
         notation=Notation(
             text="{0:atom} ** {1:atom}", latex="{0:base}^{{{1}}}", index="{0:atom}**{1:atom}",
             numpy="np.power({0}, {1})", power=True, superscript=True,
