@@ -117,7 +117,7 @@ def test_compiled_expression_and_value_and_grad(engine: Engine) -> None:
     value, gradient = plan(engine.to(X0), engine.to(W0), engine.to(Y0))
     close(engine.back(value), np.sum(np.log1p(np.exp(-Y0 * (X0 @ W0)))))
     close(engine.back(gradient), -X0.T @ (Y0 * sigmoid(-Y0 * (X0 @ W0))))
-    v, (gw,) = mg.value_and_grad(logistic_loss, argnums=(0,))(
+    _, (gw,) = mg.value_and_grad(logistic_loss, argnums=(0,))(
         engine.to(W0), engine.to(X0), engine.to(Y0))
     close(engine.back(gw), engine.back(gradient))
 
