@@ -8,7 +8,8 @@ Subcommands (``docs/cli.md``):
   valid inputs (PASS: exit 0, FAIL: exit 1);
 - ``matgrad check EXPR --wrt X --claim FORMULA``: whether a claimed derivative is
   right, and which usual mistake it makes if not (correct: 0, incorrect: 1);
-- ``matgrad demo``: the main job end to end on a few classic functions.
+- ``matgrad demo``: the main job end to end on a few classic functions;
+- ``matgrad serve``: a local web page for the same (``docs/web.md``).
 
 Every subcommand is registered by one function ``_add_<name>(subparsers)`` listed
 in :data:`COMMANDS`; it stores its handler as ``func`` on the parsed arguments
@@ -39,21 +40,14 @@ import numpy as np
 
 import matgrad as mg
 from matgrad import _random, numeric
-from matgrad.errors import MatgradError, NonFiniteError, ParseError, ShapeError, elide
+from matgrad.errors import MatgradError, ParseError, ShapeError, elide
 from matgrad.identities.cli import add_cli as _add_identities
 from matgrad.identities.cli import quiet_on_closed_pipe
-from matgrad.language.claims import ClaimReport, numeric_check, random_values
-from matgrad.language.parse import (
-    LocatedParseError,
-    LocatedShapeError,
-    Parsed,
-    parse_expression,
-    symbol_names,
-)
-from matgrad.testing import DerivativeReport
+from matgrad.language.claims import ClaimReport
+from matgrad.language.parse import LocatedParseError, LocatedShapeError
+from matgrad.web.derivation import Check, Problem, problem, run_check
 
 _DEMO_TOLERANCE = 1e-8
-_MAX_CHECKED = 2500  # entries of the variable; the numerical check costs 8 evaluations each
 _FORMATS = ("text", "latex", "einsum", "numpy", "json")
 
 EXAMPLES = """\
@@ -226,43 +220,11 @@ def _add_expression_options(p: argparse.ArgumentParser, formats: Sequence[str]) 
     p.add_argument("--seed", type=int, default=0, help="random seed of the inputs (0)")
 
 
-@dataclass(frozen=True)
-class _Problem:
-    """A parsed formula and the variable to differentiate it by."""
-
-    parsed: Parsed
-    wrt: mg.Symbol
-    symmetric: tuple[str, ...]
-    spd: tuple[str, ...]
-    shapes: dict[str, tuple[int, ...]]
-
-
-def _problem(args: argparse.Namespace, also: Sequence[str] = ()) -> _Problem:
-    shapes = dict(args.shape)
-    symmetric, spd = _names(args.symmetric), _names(args.spd)
-    parsed = parse_expression(
-        args.expr, shapes, symmetric=symmetric, spd=spd, default_size=args.size
+def _problem(args: argparse.Namespace, also: Sequence[str] = ()) -> Problem:
+    return problem(
+        args.expr, args.wrt, dict(args.shape), _names(args.symmetric), _names(args.spd),
+        args.size, also=also,
     )
-    known = set(parsed.symbols)
-    for other in also:  # the claim may name the same symbols
-        known |= set(symbol_names(other))
-    for option, names in (("--shape", list(shapes)), ("--symmetric", symmetric), ("--spd", spd)):
-        for name in names:
-            if name not in known:
-                raise _UsageError(
-                    f"{option}: {name!r} does not occur in the formula; its symbols: "
-                    + (", ".join(parsed.symbols) or "none")
-                )
-    if args.wrt not in parsed.symbols:
-        raise _UsageError(
-            f"--wrt: {args.wrt!r} does not occur in the formula; its symbols: "
-            + (", ".join(parsed.symbols) or "none")
-        )
-    return _Problem(parsed, parsed.symbols[args.wrt], symmetric, spd, shapes)
-
-
-class _UsageError(MatgradError):
-    """A command-line option that does not fit the formula."""
 
 
 def _symbol_text(s: mg.Symbol, spd: Sequence[str]) -> str:
@@ -296,31 +258,8 @@ def _finite(x: float) -> float | None:
 # =====================================================================================
 
 
-@dataclass(frozen=True)
-class _Check:
-    report: DerivativeReport | None
-    problem: str  # why no report could be made ("" when there is one)
-
-    @property
-    def skipped(self) -> bool:
-        return self.problem.startswith("skipped")
-
-    @property
-    def passed(self) -> bool:
-        return self.skipped or (self.report is not None and self.report.passed)
-
-
-def _run_check(p: _Problem, f: mg.Expr, result: mg.Expr, order: int, seed: int) -> _Check:
-    if p.wrt.size > _MAX_CHECKED:
-        return _Check(None, f"skipped: {p.wrt.name} has {p.wrt.size} entries, more than the "
-                            f"{_MAX_CHECKED} the numerical check differentiates by")
-    try:
-        values = random_values([f, result], seed=seed, spd=p.spd, extra=[p.wrt])
-        with np.errstate(all="ignore"):
-            report = numeric_check(f, p.wrt, values, order=order, result=result)
-    except (NonFiniteError, np.linalg.LinAlgError) as err:
-        return _Check(None, f"could not evaluate at random inputs: {err}")
-    return _Check(report, "")
+def _run_check(p: Problem, f: mg.Expr, result: mg.Expr, order: int, seed: int) -> Check:
+    return run_check(f, p.wrt, result, order, seed, p.spd)
 
 
 def _derive(args: argparse.Namespace) -> int:
@@ -371,7 +310,7 @@ def _derive(args: argparse.Namespace) -> int:
     return 0 if check is None or check.passed else 1
 
 
-def _check_text(check: _Check, seed: int) -> str:
+def _check_text(check: Check, seed: int) -> str:
     if check.report is None:
         return check.problem if check.skipped else f"{check.problem}  FAIL"
     r = check.report
@@ -470,6 +409,41 @@ def _add_check(subparsers: Any) -> argparse.ArgumentParser:
 
 
 # =====================================================================================
+# serve
+# =====================================================================================
+
+
+def _add_serve(subparsers: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="a local web page: type a formula, see its derivative (docs/web.md)",
+        description="Serve a web page on this machine to type a formula and see its "
+        "derivative, rendered, checked numerically, with the heatmap of its Jacobian and "
+        "a check of your own derivative. Bound to 127.0.0.1 unless --host says otherwise.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    p.add_argument("--port", type=int, default=None,
+                   help="port (default 8765, or a free one when taken; 0: a free one)")
+    p.add_argument("--open", action="store_true", help="open the page in the browser")
+    p.add_argument("--workers", type=_positive, default=2,
+                   help="worker processes for derivations (2)")
+    p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
+                   help="time limit of one derivation (10)")
+    p.add_argument("--verbose", action="store_true", help="log every request")
+
+    def run(args: argparse.Namespace) -> int:
+        from matgrad.web.server import serve
+
+        if not 0 < args.time_limit <= 600:
+            p.error("--time-limit must be between 0 and 600 seconds")
+        return serve(args.host, args.port, open_browser=args.open, workers=args.workers,
+                     time_limit=args.time_limit, verbose=args.verbose)
+
+    p.set_defaults(func=run)
+    return p
+
+
+# =====================================================================================
 # The command
 # =====================================================================================
 
@@ -478,6 +452,7 @@ COMMANDS: tuple[Callable[[Any], argparse.ArgumentParser], ...] = (
     _add_check,
     _add_identities,
     _add_demo,
+    _add_serve,
 )
 """The subcommands, each registered by one function of the subparsers object."""
 
