@@ -108,6 +108,8 @@ def test_gradient_and_hessian_vector_product(engine: Engine) -> None:
     hv = mg.hvp(logistic_loss, args, tangents)
     assert isinstance(hv[0], engine.kind)
     close(engine.back(hv[0]), hvp_by_hand)
+    in_w = mg.hvp(logistic_loss, args, [engine.to(V0)], argnums=0)  # the data held fixed
+    close(engine.back(in_w), hvp_by_hand)
 
 
 def test_compiled_expression_and_value_and_grad(engine: Engine) -> None:

@@ -331,9 +331,10 @@ def _never(args: tuple[Any, ...]) -> None:
     return None
 
 
-def evaluate(expr: Expr, bindings: dict[str, Any]) -> Array:
+def evaluate(expr: Expr, bindings: dict[str, Any], *, backend: str = "auto") -> Array:
     """Evaluate ``expr`` with values bound by symbol name; the plan is cached on
-    the expression, so repeated evaluation plans only once.
+    the expression, so repeated evaluation plans only once.  ``backend`` as for
+    :func:`compile` (default: the values' own array engine).
 
     >>> import numpy as np
     >>> from matgrad.ir.expr import Matrix
@@ -342,10 +343,10 @@ def evaluate(expr: Expr, bindings: dict[str, Any]) -> Array:
     >>> float(evaluate(ops.logdet(X), {"X": 2 * np.eye(2)}))  # log 4
     1.3862943611198906
     """
-    key = f"compiled:{_max_elements}"
+    key = f"compiled:{_max_elements}:{backend}"
     compiled = expr._memo.get(key)
     if compiled is None:
-        compiled = compile(expr)
+        compiled = compile(expr, backend=backend)
         expr._memo[key] = compiled
     result: Array = compiled(**bindings)
     return result

@@ -34,7 +34,7 @@ from matgrad.compiler.backends import Namespace
 from matgrad.compiler.rewrites import factor_sums, share_scaled_sums
 from matgrad.errors import BindingError, ShapeError, UnsupportedOperationError, elide
 from matgrad.ir.apply import Apply
-from matgrad.ir.expr import Add, Einsum, Expr, Symbol
+from matgrad.ir.expr import Add, Einsum, Expr, Ones, Symbol, Zero
 
 __all__ = ["PortablePlan"]
 
@@ -92,8 +92,22 @@ class PortablePlan:
             c.uid for p in order if depends[p.uid] for c in p.children
         }
         needed = [n for n in order if not depends[n.uid] and n.uid in read]
+        # zeros and ones read only by entrywise functions of an input are scalars
+        # (broadcast), not arrays as long as the data: logaddexp(0, z) on 10⁸ rows
+        scalars = {
+            n.uid for n in needed
+            if isinstance(n, (Zero, Ones)) and n.uid not in {r.uid for r in roots} and all(
+                isinstance(p, Apply) and p.op.elementwise
+                and any(depends[c.uid] for c in p.children)
+                for p in order if any(c.uid == n.uid for c in p.children)
+            )
+        }
         self.const_slots: list[tuple[int, Any]] = []
         values = constants(needed) if needed else ()
+        values = [
+            np.asarray(v.flat[0] if v.size else 0, dtype=v.dtype) if n.uid in scalars else v
+            for n, v in zip(needed, values)
+        ]
         for node, value in zip(needed, values):
             slot = self._new(node)
             self.is_batched[node.uid] = False

@@ -413,12 +413,15 @@ def hvp(
     primals: Sequence[Any],
     tangents: Sequence[Any],
     *,
+    argnums: Argnums | None = None,
     backend: str = "auto",
 ) -> Array | tuple[Array, ...]:
     """The Hessian-vector product ``H · v`` of a scalar-valued function, never
     forming the Hessian: the directional derivative of the gradient (forward over
     reverse), ``Σⱼ ∂²f/∂xₖ∂xⱼ [vⱼ]`` for each primal ``xₖ``.  One primal gives one
-    array of its shape; several give a tuple.
+    array of its shape; several give a tuple.  ``argnums`` (an int or a tuple)
+    takes the Hessian in those primals only, with one tangent each, the others
+    held fixed (the data of a loss): ``hvp(loss, (w, X, y), (v,), argnums=0)``.
 
     >>> import numpy as np, matgrad as mg
     >>> A0 = np.array([[2.0, 1.0], [0.0, 3.0]])
@@ -427,28 +430,35 @@ def hvp(
     """
     if not callable(fun):
         raise NotCallableError(f"hvp needs a callable, got {type(fun).__name__}")
-    if len(primals) != len(tangents):
-        raise InvalidArgumentError(f"hvp: {len(primals)} primals but {len(tangents)} tangents")
+    nums, _ = (
+        (tuple(range(len(primals))), False) if argnums is None
+        else _normalize_argnums(argnums, len(primals))
+    )
+    if len(nums) != len(tangents):
+        raise InvalidArgumentError(
+            f"hvp: {len(nums)} primals to differentiate but {len(tangents)} tangents"
+        )
     traced, values = _traced(fun, primals, "hvp")
     if traced.out.shape != ():
         raise ShapeError(
             f"hvp needs a scalar-valued function, but it returned shape {traced.out.shape}"
         )
-    tvals = _tangents(values, tangents, "hvp")
+    tvals = _tangents([values[k] for k in nums], tangents, "hvp")
     tsyms = [
         cached_symbol(f"tangent{k}", s.shape, s.dtype) for k, s in enumerate(_specs(tvals))
     ]
     captured = traced.captured_symbols
+    wrt = [traced.symbols[k] for k in nums]
 
     def build() -> CompiledTuple:
-        grads = vjp_expr(traced.out, constant(np.ones((), traced.out.dtype)), traced.symbols)
-        seeds: dict[Symbol, Expr] = dict(zip(traced.symbols, tsyms))
+        grads = vjp_expr(traced.out, constant(np.ones((), traced.out.dtype)), wrt)
+        seeds: dict[Symbol, Expr] = dict(zip(wrt, tsyms))
         products = [jvp_expr(g, seeds) for g in grads]
         return _compile_all(
             products, [*traced.symbols, *tsyms, *captured], _check_backend(backend)
         )
 
-    results = _plan(("hvp", backend, traced.out, *tsyms, captured), build)(
+    results = _plan(("hvp", backend, nums, traced.out, *tsyms, captured), build)(
         *values, *tvals, *traced.captured
     )
     return results[0] if len(results) == 1 else results
