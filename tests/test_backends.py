@@ -321,3 +321,12 @@ def test_gpu_engines() -> None:
             ran = True
     if not ran:
         pytest.skip("no GPU here (torch.cuda unavailable, no CuPy device)")
+
+
+def test_an_engine_array_in_the_closure_says_to_pass_it() -> None:
+    torch = pytest.importorskip("torch")
+    X = torch.ones((5, 3), dtype=torch.float64)
+    with pytest.raises(UnsupportedOperationError, match="must be one of its arguments"):
+        mg.grad(lambda w: np.sum(X @ w))(np.ones(3))
+    g = mg.grad(lambda w, X: np.sum(X @ w))(torch.ones(3, dtype=torch.float64), X)
+    close(g.numpy(), 5 * np.ones(3))

@@ -25,6 +25,7 @@ style) take the batch whole, and the rest run once per batch entry.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -113,6 +114,16 @@ class PortablePlan:
             self.is_batched[node.uid] = False
             self.const_slots.append((slot, value))
         self._device_constants: dict[Any, list[Any]] = {}
+        # c · einsum(...) used once: the scale goes into the smallest operand
+        uses: dict[int, int] = {r.uid: 1 for r in roots}
+        for p in order:
+            for c in p.children:
+                uses[c.uid] = uses.get(c.uid, 0) + 1
+        self._scale: dict[int, complex | float] = {
+            p.terms[0].uid: _number(p.coeffs[0]) for p in order
+            if isinstance(p, Add) and len(p.terms) == 1 and isinstance(p.terms[0], Einsum)
+            and uses.get(p.terms[0].uid) == 1 and depends[p.uid]
+        }
         self.steps: list[Step] = []
         unsupported: list[str] = []
         for node in order:
@@ -151,6 +162,10 @@ class PortablePlan:
         if isinstance(node, Einsum):
             fn = self._einsum(node, flags)
         elif isinstance(node, Add):
+            if len(node.terms) == 1 and node.terms[0].uid in self._scale:
+                self.slot[node.uid] = ins[0]  # scaled inside the einsum
+                self.is_batched[node.uid] = batched
+                return
             fn = _sum(tuple(_number(c) for c in node.coeffs))
         elif isinstance(node, Apply):
             fn = self._apply(node, flags)
@@ -168,7 +183,16 @@ class PortablePlan:
         out = (batch if any(flags) else "") + "".join(_LETTERS[i] for i in node.out)
         subscripts = ",".join(terms) + "->" + out
         einsum = self.ns.einsum
-        return lambda *xs: einsum(subscripts, *xs)
+        scale = self._scale.get(node.uid)
+        if scale is None:
+            return lambda *xs: einsum(subscripts, *xs)
+        sizes = [math.prod(o.shape) * (2 if b else 1) for o, b in zip(node.operands, flags)]
+        k = sizes.index(min(sizes))
+
+        def scaled(*xs: Any) -> Any:
+            return einsum(subscripts, *xs[:k], xs[k] * scale, *xs[k + 1:])
+
+        return scaled
 
     def _apply(self, node: Apply, flags: Sequence[bool]) -> Callable[..., Any]:
         op, ns = node.op, self.ns

@@ -600,7 +600,13 @@ def as_expr(value: Any) -> Expr:
                 return captured
     if isinstance(value, (np.ndarray, np.generic, numbers.Number, list, tuple)):
         return constant(value)
+    engine = type(value).__module__.partition(".")[0]
+    hint = (
+        f"; a {engine} array read by a traced function must be one of its arguments "
+        "(mg.grad(f)(w, X, y), not a closure), and then runs on its engine"
+        if engine in ("dask", "torch", "jax", "jaxlib", "cupy") else ""
+    )
     raise UnsupportedOperationError(
         f"cannot use a {type(value).__name__} in a matgrad expression (expected an expression, "
-        "a number or a NumPy array)"
+        f"a number or a NumPy array){hint}"
     )
