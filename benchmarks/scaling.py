@@ -116,6 +116,7 @@ def _workloads(X: Any, y: Any) -> list[tuple[str, Callable[[], Any]]]:
         ("gradient", lambda: grad(w, X, y)),
         ("hvp", lambda: mg.hvp(loss, (w, X, y), (v,), argnums=0)),
         ("gradient by hand", lambda: X.T @ (-y / (1 + da.exp(y * (X @ w))))),
+        ("newton step", lambda: da.linalg.solve(mg.hessian(loss)(w, X, y), grad(w, X, y))),
     ]
 
 
