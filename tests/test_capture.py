@@ -80,8 +80,11 @@ def test_first_call_does_not_copy_a_large_captured_array() -> None:
     assert peak < 0.5 * X.nbytes, f"peak {peak} bytes for data of {X.nbytes}"
 
 
-def test_no_hashing_of_captured_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    X, y, w = _data(BIG // 8 + 1)
+@pytest.mark.parametrize("labels", [BIG // 8 + 1, BIG], ids=["small-y", "large-y"])
+def test_no_hashing_of_captured_data(monkeypatch: pytest.MonkeyPatch, labels: int) -> None:
+    """X is captured either way; a small y is a constant (hashed once, by the first
+    trace), a large one is captured too."""
+    X, y, w = _data(labels)
     hashed: list[int] = []
     original = hashlib.blake2b
 
@@ -93,7 +96,8 @@ def test_no_hashing_of_captured_data(monkeypatch: pytest.MonkeyPatch) -> None:
     g = mg.grad(lambda w: np.sum(np.log(1 + np.exp(-y * (X @ w)))))
     g(w)
     g(w)
-    assert not [n for n in hashed if n >= y.nbytes], hashed
+    largest = X.nbytes if y.size < BIG else y.nbytes
+    assert not [n for n in hashed if n >= largest], hashed
 
 
 def test_small_arrays_stay_constants_and_keep_value_dependent_simplification() -> None:
@@ -402,3 +406,82 @@ def test_one_of_several_closure_functions_rebound() -> None:
     np.testing.assert_allclose(g(x), 4 * x)
     first = np.sin
     np.testing.assert_allclose(g(x), np.cos(x) + 2 * x)
+
+
+# ----------------------------------------------------------------------------------
+# Large arrays guarded by identity: a trace that captured them can be reused
+# ----------------------------------------------------------------------------------
+
+
+_BIG_GLOBAL: Any = None
+
+
+def test_large_array_read_only_as_an_operand_is_guarded_by_identity() -> None:
+    X, y, _ = _data(BIG // 8 + 2)
+
+    def loss(w: Any) -> Any:
+        return np.sum(np.log(1 + np.exp(-y * (X @ w))))
+
+    assert guards_for(loss) is None  # by default a large array is not guarded
+    guards = guards_for(loss, identity=True)
+    assert guards is not None
+    assert guards.covers((X,)) and not guards.covers((X, y.copy()))
+    assert guards.hold()
+    X *= 0.5  # in place: the plan reads the contents at call time, the guard holds
+    assert guards.hold()
+    X.shape = (X.shape[0] // 2, 16)  # the layout changed in place: the guard fails
+    assert not guards.hold()
+    X.shape = (X.shape[0] * 2, 8)
+    assert guards.hold()
+    X = X.copy()  # rebound: the guard fails
+    assert not guards.hold()
+    global _BIG_GLOBAL
+    _BIG_GLOBAL = RNG.standard_normal((BIG // 8 + 1, 8))
+    try:
+        # .T: a new array each trace, not the one guarded
+        gl = guards_for(lambda w: np.sum(w @ _BIG_GLOBAL.T), identity=True)
+        assert gl is None or not gl.covers((_BIG_GLOBAL.T,))
+        g2 = guards_for(lambda w: np.sum(np.tanh(_BIG_GLOBAL @ w)), identity=True)
+        assert g2 is not None and g2.covers((_BIG_GLOBAL,))
+        _BIG_GLOBAL = _BIG_GLOBAL[:, :4]
+        assert not g2.hold()
+    finally:
+        _BIG_GLOBAL = None
+
+
+def test_large_array_read_any_other_way_is_not_guarded() -> None:
+    """Reads that may compute a value from the contents outside the trace (which an
+    in-place change would leave stale) make the function unguardable."""
+    X, _, _ = _data(BIG // 8 + 1)
+    c = RNG.standard_normal(8)
+    assert guards_for(lambda w: np.sum((X - X.mean(0)) @ w), identity=True) is None
+    assert guards_for(lambda w: np.sum(-X @ w), identity=True) is None
+    assert guards_for(lambda w: np.sum(np.dot(X, w)), identity=True) is None
+    assert guards_for(lambda w: np.sum(X[0] @ w), identity=True) is None
+    assert guards_for(lambda w: np.sum(X @ c) * np.sum(w), identity=True) is None
+    assert guards_for(lambda w: np.sum((lambda v: X @ v)(w)), identity=True) is None
+
+    def rebinds(w: Any) -> Any:
+        w = 2.0
+        return np.sum(X * w)
+
+    assert guards_for(rebinds, identity=True) is None
+
+
+def test_reused_trace_of_captured_data_sees_every_change() -> None:
+    """Whether the trace is reused or not: an in-place change, a rebinding to the
+    same shape and to another shape, a layout changed in place."""
+    X, y, w = _data(BIG // 8 + 1)
+    g = mg.grad(lambda w: np.sum(np.log(1 + np.exp(-y * (X @ w)))))
+    for _ in range(2):
+        np.testing.assert_allclose(g(w), _logistic_grad(X, y, w), rtol=1e-10)
+    X[::3] *= -2.0
+    np.testing.assert_allclose(g(w), _logistic_grad(X, y, w), rtol=1e-10)
+    X = RNG.standard_normal(X.shape)
+    np.testing.assert_allclose(g(w), _logistic_grad(X, y, w), rtol=1e-10)
+    X, y, _ = _data(BIG // 8 + 10)
+    np.testing.assert_allclose(g(w), _logistic_grad(X, y, w), rtol=1e-10)
+    X.shape = (X.shape[0] // 2, 16)  # in place
+    y = y[: X.shape[0]]
+    w16 = RNG.standard_normal(16) / 4
+    np.testing.assert_allclose(g(w16), _logistic_grad(X, y, w16), rtol=1e-10)

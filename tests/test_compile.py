@@ -611,3 +611,54 @@ def test_fast_path_still_checks_symmetric_inputs() -> None:
     with pytest.raises(BindingError, match="'S' is declared symmetric"):
         g(np.array([[1.0, 2.0], [3.0, 4.0]]), np.eye(2))
     close(g(np.array([[1.0, 2.0], [2.0, 4.0]]), np.eye(2)), [[1, 2], [2, 4]])
+
+
+def test_generated_call_agrees_with_the_checked_path() -> None:
+    """The plan runs as generated straight-line code: its whole-call entry point
+    (``_fast_call``, for ``__call__``'s fast path) returns what a call returns —
+    copies where a result is an input, a constant or another result's array, a
+    0-d array for a scalar, a transposed view read in place, large intermediates
+    released — and ``None`` where the checked path must run."""
+    X, A = Matrix("X", (40, 40)), Matrix("A", (40, 40))
+    rng = rng_of(7)
+    X0, A0 = rng.standard_normal((40, 40)), rng.standard_normal((40, 40))
+    C0 = rng.standard_normal((40, 40))
+    exprs = [ops.trace(X.T @ A @ X), X, X.T @ A + constant(C0), constant(C0), X]
+    plan = compile(exprs, [X, A])
+    by_numpy = [np.trace(X0.T @ A0 @ X0), X0, X0.T @ A0 + C0, C0, X0]
+    fast = plan._fast_call((X0, A0))
+    checked = plan(X0, A0.tolist())  # a list: the checked path
+    for results in (fast, checked, plan(X0, A0)):
+        assert isinstance(results, tuple) and len(results) == 5
+        for got, want in zip(results, by_numpy):
+            assert type(got) is np.ndarray
+            close(got, want)
+        assert results[1] is not X0 and results[4] is not X0 and results[1] is not results[4]
+        assert not np.shares_memory(results[3], C0)
+    single = compile(ops.trace(X.T @ A @ X), [X, A])
+    value = single._fast_call((X0, A0))
+    assert type(value) is np.ndarray and value.shape == ()
+    close(value, np.trace(X0.T @ A0 @ X0))
+    assert single._fast_call((X0, A0[:, :3])) is None  # another shape: the checked path
+    assert single._fast_call((X0.astype(np.float32), A0)) is None
+    assert single._fast_call((X0,)) is None
+    identity = compile(X, [X])
+    copied = identity._fast_call((X0,))
+    assert copied is not X0 and np.array_equal(copied, X0)
+    empty = compile([constant(C0)], [])  # no inputs: constants only
+    (only,) = empty._fast_call(())
+    assert only is not C0 and np.array_equal(only, C0)
+
+
+def test_two_transpositions_of_one_intermediate_in_one_step() -> None:
+    """Both operands of a sum read the same intermediate through different axis
+    permutations (views): each keeps its own permutation."""
+    X = Matrix("X", (3, 3))
+    outer = ops.einsum("ab,cd->abcd", X, X)
+    expr = ops.einsum("abcd->cabd", outer) + ops.einsum("abcd->dabc", outer)
+    X0 = rng_of(11).standard_normal((3, 3))
+    T = np.einsum("ab,cd->abcd", X0, X0)
+    want = np.transpose(T, (2, 0, 1, 3)) + np.transpose(T, (3, 0, 1, 2))
+    plan = compile(expr, [X])
+    close(plan(X0), want)
+    close(plan(X0.tolist()), want)

@@ -185,15 +185,18 @@ class Compiled(_Program, _Engines):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Array:
         # The common case first (this is the whole per-call overhead): every
-        # argument exactly a float64 ndarray of its symbol's shape; anything else
-        # is converted and checked value by value by _bind, which raises the errors.
-        vals = None if kwargs else self._fast_slots(args)
-        if vals is None:
-            engine = self._engine(args, kwargs)
-            if engine != "numpy":
-                value: Array = self._portable_call(engine, None, args, kwargs)[0]
-                return value
-            vals = self._bind(args, kwargs)
+        # argument exactly a float64 ndarray of its symbol's shape, the generated
+        # code runs the plan; anything else goes to another engine, or is
+        # converted and checked value by value by _bind, which raises the errors.
+        if not kwargs:
+            fast: Array | None = self._fast_call(args)
+            if fast is not None:
+                return fast
+        engine = self._engine(args, kwargs)
+        if engine != "numpy":
+            value: Array = self._portable_call(engine, None, args, kwargs)[0]
+            return value
+        vals = self._bind(args, kwargs)
         for run in self._program:
             run(vals)
         result = vals[self._root]
@@ -208,12 +211,14 @@ class CompiledTuple(_Program, _Engines):
     computed once."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Array, ...]:
-        vals = None if kwargs else self._fast_slots(args)  # the fast path of Compiled.__call__
-        if vals is None:
-            engine = self._engine(args, kwargs)
-            if engine != "numpy":
-                return tuple(self._portable_call(engine, None, args, kwargs))
-            vals = self._bind(args, kwargs)
+        if not kwargs:  # the fast path, as in Compiled.__call__
+            fast: tuple[Array, ...] | None = self._fast_call(args)
+            if fast is not None:
+                return fast
+        engine = self._engine(args, kwargs)
+        if engine != "numpy":
+            return tuple(self._portable_call(engine, None, args, kwargs))
+        vals = self._bind(args, kwargs)
         for run in self._program:
             run(vals)
         results = tuple(map(vals.__getitem__, self._result_slots))
@@ -323,7 +328,7 @@ def compile(
         namespace(backend)  # a missing engine fails here, naming its extra
         program.backend = backend
         if backend != "numpy":
-            program._fast_slots = _never  # every call goes to the engine
+            program._fast_slots = program._fast_call = _never  # every call goes to the engine
     return program
 
 

@@ -6,6 +6,7 @@ private to ``matgrad.compiler``).
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -14,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from matgrad._types import Array, Shape
-from matgrad.compiler import kernels as K
 from matgrad.compiler.planner import Step, _Planner
 from matgrad.errors import BindingError, elide
 from matgrad.ir.bindings import check_value, derived_symbols
@@ -27,70 +27,46 @@ _F64 = np.dtype(np.float64)
 _NDARRAY = np.ndarray
 
 
-def _fast_slots(
-    shapes: tuple[Shape, ...], tail: list[Any], fast: bool
-) -> Callable[[tuple[Any, ...]], list[Any] | None]:
-    """The fast path of a call: the slot list (the arguments, then ``tail``, the
-    rest of the template) when the positional arguments are each exactly a
-    float64 ``numpy.ndarray`` of its symbol's shape, so that no conversion and
-    no other check is needed; else ``None``, and the caller goes through
-    ``_bind``, which converts, checks and raises the errors.  Written out for one
-    to three arguments, the usual case; never taken when a symmetric input must
-    be checked (``fast`` false)."""
-    nd, f64 = _NDARRAY, _F64
-    if not fast:
-        return lambda args: None
-    if len(shapes) == 1:
-        (s0,) = shapes
-
-        def slots1(args: tuple[Any, ...]) -> list[Any] | None:
-            if len(args) == 1:
-                (a,) = args
-                if type(a) is nd and a.dtype is f64 and a.shape == s0:
-                    return [a, *tail]
-            return None
-
-        return slots1
-    if len(shapes) == 2:
-        s0, s1 = shapes
-
-        def slots2(args: tuple[Any, ...]) -> list[Any] | None:
-            if len(args) == 2:
-                a, b = args
-                if (
-                    type(a) is nd and type(b) is nd and a.dtype is f64 and b.dtype is f64
-                    and a.shape == s0 and b.shape == s1
-                ):
-                    return [a, b, *tail]
-            return None
-
-        return slots2
-    if len(shapes) == 3:
-        s0, s1, s2 = shapes
-
-        def slots3(args: tuple[Any, ...]) -> list[Any] | None:
-            if len(args) == 3:
-                a, b, c = args
-                if (
-                    type(a) is nd and type(b) is nd and type(c) is nd
-                    and a.dtype is f64 and b.dtype is f64 and c.dtype is f64
-                    and a.shape == s0 and b.shape == s1 and c.shape == s2
-                ):
-                    return [a, b, c, *tail]
-            return None
-
-        return slots3
-    n = len(shapes)
-
-    def slots(args: tuple[Any, ...]) -> list[Any] | None:
-        if len(args) != n:
-            return None
-        for a, s in zip(args, shapes):
-            if type(a) is not nd or a.dtype is not f64 or a.shape != s:
-                return None
-        return [*args, *tail]
-
-    return slots
+def _source(
+    n_inputs: int,
+    shapes: tuple[Shape, ...] | None,
+    body: list[str],
+    results: Sequence[str],
+    copies: Sequence[bool],
+    single: bool,
+) -> str:
+    """The source of a plan's three entry points: ``run(v0, ..)``, the steps on
+    the checked arguments, returning the list of results; ``fast(args)``, the
+    fast path of a call — the same steps inline, when the positional arguments
+    are each exactly a float64 ``numpy.ndarray`` of its symbol's shape, so that
+    no conversion and no other check is needed (else ``None``, and the caller
+    goes through ``_bind``, which converts, checks and raises the errors); and
+    ``call(args)``, the same returning what the call returns (the array, or the
+    tuple of arrays, copied where a result is an input, a constant or a view).
+    ``shapes`` is ``None`` when a symmetric input must be checked: no fast path.
+    Generated from the plan alone (slot numbers and names of kernels in its
+    namespace), never from user text."""
+    names = [f"v{k}" for k in range(n_inputs)]
+    ret = f"    return [{', '.join(results)}]"
+    lines = [f"def run({', '.join(names)}):", *body, ret, ""]
+    if shapes is None:
+        lines += ["def fast(args):", "    return None", "", "def call(args):", "    return None"]
+        return "\n".join(lines) + "\n"
+    checks = [f"type({v}) is nd" for v in names]
+    checks += [f"{v}.dtype is f64" for v in names]
+    checks += [f"{v}.shape == S{k}" for k, v in enumerate(names)]
+    head = [f"    if len(args) != {n_inputs}:", "        return None"]
+    if n_inputs:
+        head += [f"    {', '.join(names)}, = args"]
+        head += ["    if not (" + " and ".join(checks) + "):", "        return None"]
+    lines += ["def fast(args):", *head, *body, ret, ""]
+    finals = [
+        f"array({r})" if copy else f"({r} if type({r}) is nd else asarray({r}))"
+        for r, copy in zip(results, copies)
+    ]
+    final = finals[0] if single else "(" + "".join(f"{f}, " for f in finals) + ")"
+    lines += ["def call(args):", *head, *body, f"    return {final}"]
+    return "\n".join(lines) + "\n"
 
 
 class _Program:
@@ -136,41 +112,50 @@ class _Program:
         self._results = tuple(
             (slot, slot not in fresh or slot in roots[:k]) for k, slot in enumerate(roots)
         )
-        self._root = roots[0]
+        self._result_ids = roots
         self._inputs = tuple(
             (planner.slot_of[s.uid], s, s.shape, not s.symmetric) for s in self.symbols
         )
         self._names = {s.name: k for k, s in enumerate(self.symbols)}
-        # the fast path of Compiled.__call__: symmetric inputs always take the
-        # checked path (their symmetry is verified)
-        # Symbols hold slots 0..n-1 in order, so on the fast path the slot list is
-        # the arguments followed by the rest of the template.
+        # Symbols hold slots 0..n-1 in order: the arguments of the generated code.
         assert all(slot == k for k, (slot, _, _, _) in enumerate(self._inputs))
-        self._fast_slots = _fast_slots(
-            tuple(shape for _, _, shape, _ in self._inputs),
-            self._template[len(self._inputs) :],
-            all(fast for _, _, _, fast in self._inputs),
+        n = len(self._inputs)
+        constants = {i: v for i, v in enumerate(self._template) if i >= n and v is not None}
+        # The fast path of a call; symmetric inputs always take the checked path
+        # (their symmetry is verified), so a plan with one has none.
+        fast = all(fast for _, _, _, fast in self._inputs)
+        shapes = tuple(shape for _, _, shape, _ in self._inputs) if fast else None
+        copies = [copy for _, copy in self._results]
+        self._run, self._fast_slots, self._fast_call = _program(
+            runtime, n, roots, fresh, constants, shapes, copies, single
         )
+        """``_fast_call(args)``: the whole call on the fast path (the array, or the
+        tuple of arrays, a call returns), or ``None`` for the checked path."""
+        # The generated code runs the whole plan and returns the list of results:
+        # the "slot list" that __call__ reads is that list, and no step is left
+        # for its loop over _program.
+        self._program: tuple[Callable[[list[Any]], None], ...] = ()
+        self._root = 0
+        self._results = tuple((k, copy) for k, (_, copy) in enumerate(self._results))
         self._copy = self._results[0][1]
-        self._result_slots = tuple(slot for slot, _ in self._results)
+        self._result_slots = tuple(k for k, _ in self._results)
         self._copies = any(copy for _, copy in self._results)
         self._all_arrays = (_NDARRAY,) * len(self._results)
-        self._program = _program(runtime, set(roots), fresh, planner.const_slots)
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
-        """The slot list with the arguments checked and in place (the general path;
-        ``__call__`` first tries the fast path, ``_fast_slots``)."""
+        """The results of the plan on the arguments, converted and checked (the
+        general path; ``__call__`` first tries the fast path, ``_fast_slots``)."""
         if kwargs or len(args) != len(self._inputs):
             args = self._arrange(args, kwargs)
-        vals = self._template.copy()
-        for (slot, sym, shape, fast), value in zip(self._inputs, args):
+        vals = []
+        for (_, sym, shape, fast), value in zip(self._inputs, args):
             if fast and type(value) is _NDARRAY and value.shape == shape and (
                 (dt := value.dtype) is _F64 or dt in _FAST_DTYPES
             ):
-                vals[slot] = value
+                vals.append(value)
             else:
-                vals[slot] = check_value(sym, value)
-        return vals
+                vals.append(check_value(sym, value))
+        return self._run(*vals)
 
     def _arrange(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         """Positional and keyword arguments in the order of :attr:`symbols`."""
@@ -232,7 +217,7 @@ class _Program:
             )
         if not self.single:
             lines.append(
-                "results: " + ", ".join(slot_names.get(s, f"s{s}") for s, _ in self._results)
+                "results: " + ", ".join(slot_names.get(s, f"s{s}") for s in self._result_ids)
             )
         lines.append(
             f"total: {len(self.steps)} steps, {self.flops} flops (estimated); "
@@ -271,102 +256,68 @@ def _transposition(step: Step) -> tuple[int, ...] | None:
 
 
 def _program(
-    steps: Sequence[Step], roots: set[int], fresh: set[int], constants: set[int]
-) -> tuple[Callable[[list[Any]], None], ...]:
-    """The steps as functions of the slot list.  A transposition (a view) is read
-    by its consumers directly instead of being a step of its own, and a large
-    intermediate is released after its last use."""
+    steps: Sequence[Step], n_inputs: int, roots: Sequence[int], fresh: set[int],
+    constants: dict[int, Any], shapes: tuple[Shape, ...] | None, copies: Sequence[bool],
+    single: bool,
+) -> tuple[Callable[..., list[Any]], Callable[[tuple[Any, ...]], list[Any] | None],
+           Callable[[tuple[Any, ...]], Any]]:
+    """The steps as straight-line code over local variables (one per slot): the
+    plan's ``run`` and ``fast`` functions (:func:`_source`).  A transposition (a
+    view) is read by its consumers directly instead of being a step of its own,
+    and a large intermediate is released after its last use."""
+    root_set = set(roots)
     views: dict[int, tuple[int, tuple[int, ...]]] = {}
     for step in steps:
         perm = _transposition(step)
-        if perm is not None and step.out not in roots and step.inputs[0] not in views:
+        if perm is not None and step.out not in root_set and step.inputs[0] not in views:
             views[step.out] = (step.inputs[0], perm)
     kept = [s for s in steps if s.out not in views]
-    reads = [
-        tuple(views.get(i, (i, None)) for i in step.inputs) for step in kept
-    ]
+    reads = [tuple(views.get(i, (i, None)) for i in step.inputs) for step in kept]
     last_use: dict[int, int] = {}
     for k, ins in enumerate(reads):
         for i, _ in ins:
             last_use[i] = k
     sizes = {s.out: math.prod(s.shape) for s in steps}
-    program = []
+    namespace: dict[str, Any] = {  # __name__: frames of the plan are matgrad's own
+        "__name__": __name__, "nd": _NDARRAY, "f64": _F64, "array": np.array,
+        "asarray": np.asarray,
+    }
+    if shapes is not None:
+        namespace.update({f"S{k}": shape for k, shape in enumerate(shapes)})
+
+    def ref(slot: int) -> str:
+        if slot in constants:
+            namespace[f"C{slot}"] = constants[slot]
+            return f"C{slot}"
+        return f"v{slot}"
+
+    body = []
     for k, (step, ins) in enumerate(zip(kept, reads)):
-        free = tuple(
+        namespace[f"K{k}"] = step.kernel
+        args = []
+        for pos, (i, p) in enumerate(ins):
+            if p is None:
+                args.append(ref(i))
+            elif p == (1, 0):
+                args.append(f"{ref(i)}.T")
+            else:
+                namespace[f"P{k}_{pos}"] = p
+                args.append(f"{ref(i)}.transpose(P{k}_{pos})")
+        body.append(f"    v{step.out} = K{k}({', '.join(args)})")
+        free = [
             i
             for i in sorted({i for i, _ in ins})
             if last_use[i] == k
             and i in fresh
-            and i not in roots
+            and i not in root_set
             and i not in constants
             and sizes.get(i, 0) >= _FREE_MIN_SIZE
-        )
-        program.append(_runner(step.out, step.kernel, ins, free))
-    return tuple(program)
-
-
-def _runner(
-    out: int, kernel: K.Kernel, inputs: tuple[tuple[int, View], ...], free: tuple[int, ...]
-) -> Callable[[list[Any]], None]:
-    """One step as a function of the slot list, specialized by arity and views:
-    this loop is all a compiled call does besides the kernels."""
-    if not free and len(inputs) == 1:
-        ((i, p),) = inputs
-        if p is None:
-
-            def run1(v: list[Any]) -> None:
-                v[out] = kernel(v[i])
-
-            return run1
-
-        def run1t(v: list[Any]) -> None:
-            v[out] = kernel(v[i].transpose(p))
-
-        return run1t
-    if not free and len(inputs) == 2:
-        (i, p), (j, q) = inputs
-        if p is None and q is None:
-
-            def run2(v: list[Any]) -> None:
-                v[out] = kernel(v[i], v[j])
-
-            return run2
-        if p is None and q == (1, 0):
-
-            def run2bt(v: list[Any]) -> None:
-                v[out] = kernel(v[i], v[j].T)
-
-            return run2bt
-        if p == (1, 0) and q is None:
-
-            def run2at(v: list[Any]) -> None:
-                v[out] = kernel(v[i].T, v[j])
-
-            return run2at
-        if p is None:
-
-            def run2b(v: list[Any]) -> None:
-                v[out] = kernel(v[i], v[j].transpose(q))
-
-            return run2b
-        if q is None:
-
-            def run2a(v: list[Any]) -> None:
-                v[out] = kernel(v[i].transpose(p), v[j])
-
-            return run2a
-
-        def run2ab(v: list[Any]) -> None:
-            v[out] = kernel(v[i].transpose(p), v[j].transpose(q))
-
-        return run2ab
-
-    def run(v: list[Any]) -> None:
-        v[out] = kernel(*[v[i] if p is None else v[i].transpose(p) for i, p in inputs])
-        for f in free:
-            v[f] = None
-
-    return run
+        ]
+        if free:
+            body.append(f"    del {', '.join(f'v{i}' for i in free)}")
+    source = _source(n_inputs, shapes, body, [ref(r) for r in roots], copies, single)
+    exec(builtins.compile(source, "<matgrad plan>", "exec"), namespace)
+    return namespace["run"], namespace["fast"], namespace["call"]
 
 
 _MISSING = object()

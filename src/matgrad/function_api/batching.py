@@ -91,7 +91,8 @@ class _BatchedTransform:
         flags = _axes(self.in_axes, len(args))
         examples = _examples(args, flags)
         values, key, ((nums, single), _) = t._prepare(examples)
-        compiled, inputs = t._compiled(values, key, nums)
+        # (a reusable trace's captured arrays follow the arguments: _compiled adds them)
+        compiled, inputs = t._compiled(list(values[: len(args)]), key, nums)
         extra = inputs[len(args):]  # the arrays the trace captured, shared by the batch
         axes = [0 if b else None for b in flags] + [None] * len(extra)
         results = vmap_plan(compiled, axes)(*args, *extra)

@@ -17,10 +17,15 @@ defaults.  :func:`guards_for` records those values before a trace;
   same object (a tuple: an equal one) holding the same number of entries, each
   guarded as above.
 
+- with ``identity=True``, large arrays (``CAPTURE_THRESHOLD`` entries and up) in
+  closure cells and globals that the code reads only as an operand of a binary
+  operator whose other operand is an argument (``X @ w``): the same object, shape
+  and dtype (the plan reads their contents at each call).
+
 Anything else cannot be guarded and the function is re-traced on every call
-(correct, only slower): a large array (its contents would have to be scanned,
-or, captured, may have been read by NumPy code outside the trace, as
-``X.mean(0)`` and ``-y`` are), an instance of any other class (its attributes),
+(correct, only slower): a large array read any other way (its contents would
+have to be scanned, or, captured, may have been read by NumPy code outside the
+trace, as ``X.mean(0)`` and ``-y`` are), an instance of any other class (its attributes),
 a bound method, a module other than NumPy's, SciPy's, ``math`` and matgrad's,
 and code that names ``random`` (random numbers are drawn anew by each trace).
 """
@@ -28,10 +33,11 @@ and code that names ``random`` (random numbers are drawn anew by each trace).
 from __future__ import annotations
 
 import builtins
+import dis
 import math
 import operator
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -58,10 +64,19 @@ class _Unguardable(Exception):
 class Guards:
     """Checks that hold while nothing a trace depended on has changed."""
 
-    __slots__ = ("checks",)
+    __slots__ = ("checks", "large")
 
-    def __init__(self, checks: list[Callable[[], bool]]) -> None:
+    def __init__(self, checks: list[Callable[[], bool]], large: dict[int, Any]) -> None:
         self.checks = checks
+        self.large = large
+        """The large arrays guarded by identity, by ``id`` (kept, so no id is reused)."""
+
+    def covers(self, captured: Sequence[Any]) -> bool:
+        """Whether every array a trace captured is one of the large arrays guarded
+        by identity: then the trace may be reused, the same array objects passed
+        to its plan at each call (their contents read as they are then)."""
+        large = self.large
+        return all(large.get(id(a)) is a for a in captured)
 
     def hold(self) -> bool:
         for check in self.checks:
@@ -70,21 +85,123 @@ class Guards:
         return True
 
 
-def guards_for(fun: Any) -> Guards | None:
+def guards_for(fun: Any, *, identity: bool = False) -> Guards | None:
     """The guards of a plain Python function's trace, or None when it cannot be
-    guarded (then it is traced on every call)."""
+    guarded (then it is traced on every call).  ``identity``: a large array read
+    only as an operand of an argument (:func:`_read_symbolically`) is guarded by
+    identity, shape and dtype (:attr:`Guards.large`; the caller passes the same
+    array objects to the plan on reuse, :meth:`Guards.covers`) instead of making
+    the function unguardable."""
     if type(fun) is not types.FunctionType:
         return None
     checks: list[Callable[[], bool]] = []
+    found = _Found(identity)
     try:
-        _function(fun, checks, set(), 0)
+        _function(fun, checks, set(), 0, found)
     except _Unguardable:
         return None
-    return Guards(checks)
+    return Guards([*found.bulk(), *checks], found.large)
+
+
+class _Found:
+    """What the walk of a function found that is checked by identity: kept apart
+    and checked in a few C-level passes (:meth:`bulk`), not one closure each."""
+
+    __slots__ = ("cells", "containers", "functions", "identity", "large", "tables",
+                 "unbound_names")
+
+    def __init__(self, identity: bool) -> None:
+        self.identity = identity
+        """Whether large arrays read only as operands are guarded by identity."""
+        self.large: dict[int, Any] = {}
+        """Large arrays read only as plan inputs, by ``id``."""
+        self.functions: list[tuple[Any, ...]] = []
+        """``(function, code, defaults, kwdefaults)`` of each function walked."""
+        self.cells: list[tuple[Any, Any]] = []
+        """``(cell, content)`` of closure cells whose content is kept by identity."""
+        self.tables: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        """Per module namespace (by ``id``): the globals kept by identity."""
+        self.containers: list[tuple[Any, int, list[tuple[Any, Any]]]] = []
+        self.unbound_names: list[tuple[Any, frozenset[str], frozenset[str]]] = []
+        """``(module keys, names, names that are not builtins either)``."""
+        """Lists, dicts, namespaces kept by identity: ``(container, size, entries)``,
+        the entries those of its entries that are kept by identity."""
+
+    def unbound(self, namespace: dict[str, Any], names: list[str]) -> None:
+        """Names a module does not bind stay unbound there, and those that are
+        builtins the same builtins (the others unbound there too)."""
+        absent = frozenset(name for name in names if name not in _BUILTINS)
+        self.unbound_names.append((namespace.keys(), frozenset(names), absent))
+        bound = {name: _BUILTINS[name] for name in names if name in _BUILTINS}
+        if bound:
+            self.tables.setdefault(id(_BUILTINS), (_BUILTINS, {}))[1].update(bound)
+
+    def entries(self, container: Any, checks: list[Callable[[], bool]]) -> None:
+        """Guard a list, dict or ``SimpleNamespace`` kept by identity (its holder is
+        checked by identity too): its size and the entries kept by identity in
+        :meth:`bulk`, the others (numbers, arrays, containers) one by one."""
+        entries = _items(container)
+        plain = [(key, item) for key, item in entries.items() if _by_identity(item)]
+        self.containers.append((container, len(entries), plain))
+        kind = type(container)
+        for key, item in entries.items():
+            if not _by_identity(item):
+                checks.append(_entry_check(container, kind, key, item))
+
+    def bulk(self) -> list[Callable[[], bool]]:
+        """One check for everything kept by identity — every function's code and
+        defaults, every such cell and global — as one generated expression (a
+        chain of ``is`` tests; the objects are in its namespace, the source names
+        only them, never user text)."""
+        ns: dict[str, Any] = {"__name__": __name__, "M": _MISSING}
+        tests = []
+        for k, (fun, code, defaults, kwdefaults) in enumerate(self.functions):
+            ns.update({f"F{k}": fun, f"C{k}": code, f"D{k}": defaults, f"K{k}": kwdefaults})
+            tests += [f"F{k}.__code__ is C{k}", f"F{k}.__defaults__ is D{k}",
+                      f"F{k}.__kwdefaults__ is K{k}"]
+        for k, (cell, content) in enumerate(self.cells):
+            ns.update({f"L{k}": cell, f"V{k}": content})
+            tests.append(f"L{k}.cell_contents is V{k}")
+        n = 0
+        for k, (container, size, plain) in enumerate(self.containers):
+            ns[f"Y{k}"] = container
+            entries = f"vars(Y{k})" if type(container) is SimpleNamespace else f"Y{k}"
+            tests.append(f"len(E{k} := {entries}) == {size}")
+            for key, item in plain:
+                ns.update({f"N{n}": key, f"G{n}": item})
+                if type(container) is list:
+                    tests.append(f"E{k}[N{n}] is G{n}")
+                else:
+                    tests.append(f"E{k}.get(N{n}, M) is G{n}")
+                n += 1
+        ns["BK"] = _BUILTINS.keys()
+        for u, (keys, names, absent) in enumerate(self.unbound_names):
+            ns.update({f"UK{u}": keys, f"U{u}": names, f"A{u}": absent})
+            tests.append(f"UK{u}.isdisjoint(U{u})")
+            if absent:
+                tests.append(f"BK.isdisjoint(A{u})")
+        for t, (table, same) in enumerate(self.tables.values()):
+            ns[f"T{t}"] = table
+            for name, value in same.items():
+                ns.update({f"N{n}": name, f"G{n}": value})
+                tests.append(f"T{t}.get(N{n}, M) is G{n}")
+                n += 1
+        if not tests:
+            return []
+        source = "\n".join([
+            "def same():",
+            "    try:",
+            "        return (" + "\n                and ".join(tests) + ")",
+            "    except ValueError:  # a cell emptied",
+            "        return False",
+        ])
+        exec(compile(source, "<matgrad guards>", "exec"), ns)
+        check: Callable[[], bool] = ns["same"]
+        return [check]
 
 
 def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: set[int],
-              depth: int) -> None:
+              depth: int, found: _Found) -> None:
     if id(fun) in seen:
         return
     seen.add(id(fun))
@@ -93,33 +210,37 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
     code = fun.__code__
     defaults = fun.__defaults__
     kwdefaults = fun.__kwdefaults__
-    checks.append(lambda: fun.__code__ is code and fun.__defaults__ is defaults
-                  and fun.__kwdefaults__ is kwdefaults)
+    found.functions.append((fun, code, defaults, kwdefaults))
     for position, value in enumerate(defaults or ()):
-        _value(value, checks, seen, depth)
+        _value(value, checks, seen, depth, found)
         checks.append(_item_check(defaults, position, value))  # an array changed in place
     if kwdefaults:
         keys = tuple(kwdefaults)
         checks.append(lambda: tuple(kwdefaults) == keys)
         for name, value in kwdefaults.items():
-            _value(value, checks, seen, depth)
+            _value(value, checks, seen, depth, found)
             checks.append(_global_check(kwdefaults, name, value))
     same_cells: list[tuple[Any, Any]] = []  # (cell, content) kept by identity
-    for cell in fun.__closure__ or ():
+    for name, cell in zip(code.co_freevars, fun.__closure__ or ()):
         try:
             content = cell.cell_contents
         except ValueError:  # an empty cell (a name assigned later): guard that it stays so
             checks.append(_empty_check(cell))
             continue
-        _value(content, checks, seen, depth)  # first: refuses before a snapshot is taken
+        if found.identity and _large(content) and _read_symbolically(code, name, _DEREF):
+            found.large[id(content)] = content
+            same_cells.append((cell, content))
+            checks.append(_layout_check(content))
+            continue
+        _value(content, checks, seen, depth, found)  # first: refuses before a snapshot is taken
         if _by_identity(content):
             same_cells.append((cell, content))
+        elif type(content) in _MUTABLE:
+            same_cells.append((cell, content))
+            found.entries(content, checks)
         else:
             checks.append(_cell_check(cell, content))
-    if len(same_cells) == 1:
-        checks.append(_cell_check(*same_cells[0]))
-    elif same_cells:
-        checks.append(_cells_check(same_cells))
+    found.cells += same_cells
     namespace = fun.__globals__
     names = set(_names(code))
     if "random" in names:
@@ -132,18 +253,25 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
             unbound.append(name)
             value = _BUILTINS.get(name, _MISSING)
             if value is not _MISSING:
-                _value(value, checks, seen, depth)
+                _value(value, checks, seen, depth, found)
+        elif found.identity and _large(value) and _read_symbolically(code, name, _GLOBAL):
+            found.large[id(value)] = value
+            same_globals[name] = value
+            checks.append(_layout_check(value))
         else:
-            _value(value, checks, seen, depth)
+            _value(value, checks, seen, depth, found)
             if _by_identity(value):
                 same_globals[name] = value
+            elif type(value) in _MUTABLE:
+                same_globals[name] = value
+                found.entries(value, checks)
             else:
                 checks.append(_global_check(namespace, name, value))
     if unbound:
-        checks.append(_unbound_check(namespace, unbound))
+        found.unbound(namespace, unbound)
     if same_globals:
-        checks.append(_identical_check(namespace, same_globals))
-    if len(checks) > _MAX_GUARDS:
+        found.tables.setdefault(id(namespace), (namespace, {}))[1].update(same_globals)
+    if len(checks) + len(found.functions) > _MAX_GUARDS:
         raise _Unguardable
 
 
@@ -171,50 +299,6 @@ def _item_check(items: Any, position: int, value: Any) -> Callable[[], bool]:
     return lambda: same(items[position])
 
 
-def _unbound_check(namespace: dict[str, Any], names: list[str]) -> Callable[[], bool]:
-    """The names stay unbound in the module, and those that are builtins the same
-    builtins (the others unbound there too)."""
-    bound = {name: _BUILTINS[name] for name in names if name in _BUILTINS}
-    absent = [name for name in names if name not in _BUILTINS]
-    same_builtins = _identical_check(_BUILTINS, bound) if bound else None
-    keys, builtin_keys = namespace.keys(), _BUILTINS.keys()
-    return lambda: (keys.isdisjoint(names) and builtin_keys.isdisjoint(absent)
-                    and (same_builtins is None or same_builtins()))
-
-
-def _identical_check(table: dict[str, Any], values: dict[str, Any]) -> Callable[[], bool]:
-    """The table binds each name to the same object (one C-level pass)."""
-    names = tuple(values)
-    kept = tuple(values.values())
-    if len(names) == 1:
-        name, value = names[0], kept[0]
-        return lambda: table.get(name, _MISSING) is value
-    fetch = operator.itemgetter(*names)
-
-    def check() -> bool:
-        try:
-            return all(map(operator.is_, fetch(table), kept))
-        except KeyError:
-            return False
-
-    return check
-
-
-def _cells_check(pairs: list[tuple[Any, Any]]) -> Callable[[], bool]:
-    """Closure cells holding the same objects."""
-    cells = tuple(cell for cell, _ in pairs)
-    kept = tuple(content for _, content in pairs)
-    contents = operator.attrgetter("cell_contents")
-
-    def check() -> bool:
-        try:
-            return all(map(operator.is_, map(contents, cells), kept))
-        except ValueError:  # a cell emptied (del of the variable)
-            return False
-
-    return check
-
-
 def _same(value: Any) -> Callable[[Any], bool]:
     """A test that a later value is interchangeable with ``value``."""
     if isinstance(value, _SCALARS) or (
@@ -224,6 +308,9 @@ def _same(value: Any) -> Callable[[Any], bool]:
         if isinstance(value, float) and math.isnan(value):
             return lambda now: False
         return lambda now: type(now) is kind and bool(now == value)
+    if _large(value):  # read only as a plan input (_read_symbolically): the same object
+        dtype, shape = value.dtype, value.shape
+        return lambda now: now is value and now.shape == shape and now.dtype == dtype
     if type(value) is np.ndarray:
         dtype, shape, bits = value.dtype, value.shape, value.tobytes()
         return lambda now: (type(now) is np.ndarray and now.dtype == dtype
@@ -293,7 +380,8 @@ def _global_check(namespace: dict[str, Any], name: str, value: Any) -> Callable[
     return lambda: same(namespace.get(name, _MISSING))
 
 
-def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: int) -> None:
+def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: int,
+           found: _Found) -> None:
     """Guard what a value read by the code brings in, or refuse."""
     if isinstance(value, _SCALARS):
         return
@@ -302,7 +390,7 @@ def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: 
         if len(entries) > _MAX_ITEMS or depth > _MAX_DEPTH:
             raise _Unguardable
         for item in entries.values():
-            _value(item, checks, seen, depth + 1)
+            _value(item, checks, seen, depth + 1, found)
         return
     if type(value) is np.ndarray:
         if value.size >= tracing.CAPTURE_THRESHOLD or value.dtype.hasobject:
@@ -312,7 +400,7 @@ def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: 
         home = str(value.__module__)
         if home.partition(".")[0] in _TRUSTED and "random" not in home:
             return  # NumPy's, SciPy's, matgrad's own: the same function object
-        _function(value, checks, seen, depth + 1)
+        _function(value, checks, seen, depth + 1, found)
         return
     if isinstance(value, types.ModuleType):
         if value.__name__.partition(".")[0] in _TRUSTED and "random" not in value.__name__:
@@ -330,3 +418,79 @@ def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: 
     if callable(value) and trusted and type(value).__name__ == "_ArrayFunctionDispatcher":
         return  # np.sum, np.trace, ...: NumPy's public functions
     raise _Unguardable
+
+
+def _large(value: Any) -> bool:
+    """An array the trace captures as a plan input (:mod:`~matgrad.function_api.tracing`)."""
+    return (type(value) is np.ndarray and value.size >= tracing.CAPTURE_THRESHOLD
+            and value.dtype in tracing.PLAIN_DTYPES)
+
+
+_DEREF = frozenset({"LOAD_DEREF", "LOAD_CLASSDEREF"})
+_GLOBAL = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+_LOAD_ARGUMENT = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"})
+_BINARY = frozenset({"BINARY_OP", "BINARY_MATRIX_MULTIPLY", "BINARY_MULTIPLY", "BINARY_ADD",
+                     "BINARY_SUBTRACT", "BINARY_TRUE_DIVIDE"})
+
+
+def _read_symbolically(code: types.CodeType, name: str, loads: frozenset[str]) -> bool:
+    """Whether the code reads the variable ``name`` only as an operand of a binary
+    operator whose other operand is one of the function's positional arguments
+    (``X @ w``, ``w * X``), never rebound: those arguments are symbols while
+    tracing, so the array meets the expression directly, is captured, and the
+    trace holds no value computed from its contents.  Any other read (``X.mean(0)``,
+    ``-X``, ``np.dot(X, w)``, ``X[0]``, a nested function) may compute a constant
+    from the contents, stale after an in-place change: then no."""
+    if any(name in c.co_names or name in c.co_freevars
+           for c in code.co_consts if isinstance(c, types.CodeType)):
+        return False
+    arguments = set(code.co_varnames[: code.co_argcount])
+    instructions = list(dis.get_instructions(code))
+    found = False
+    for k, ins in enumerate(instructions):
+        if ins.argval == name and ins.opname not in loads and ins.opname != "LOAD_ATTR":
+            return False  # stored, deleted, passed to a closure, read another way
+        if ins.opname.startswith(("STORE_", "DELETE_")) and ins.argval in arguments:
+            return False  # an argument rebound: no longer a symbol
+        if ins.opname not in loads or ins.argval != name:
+            continue
+        before = instructions[k - 1] if k else None
+        after = instructions[k + 1 : k + 3]
+        if len(after) < 2 or not _plain_binary(after[1]):
+            return False
+        if after[0].opname in _LOAD_ARGUMENT and after[0].argval in arguments:
+            found = True  # X ∘ w
+        elif (before is not None and before.opname in _LOAD_ARGUMENT
+              and before.argval in arguments and _plain_binary(after[0])):
+            found = True  # w ∘ X
+        else:
+            return False
+    return found
+
+
+def _plain_binary(ins: dis.Instruction) -> bool:
+    """A binary operator that is not in place (``@``, ``*``, ``+``, ...; not ``@=``)."""
+    return ins.opname in _BINARY and not str(ins.argrepr).endswith("=")
+
+
+_MUTABLE = (list, dict, SimpleNamespace)
+
+
+def _entry_check(container: Any, kind: type, key: Any, item: Any) -> Callable[[], bool]:
+    """An entry of a container kept by identity is interchangeable with ``item``."""
+    same = _same(item)
+
+    def check() -> bool:
+        try:
+            return same((vars(container) if kind is SimpleNamespace else container)[key])
+        except (KeyError, IndexError):
+            return False
+
+    return check
+
+
+def _layout_check(array: Any) -> Callable[[], bool]:
+    """A large array kept by identity keeps its shape and dtype (both can be set in
+    place; its contents are read by the plan at each call)."""
+    shape, dtype = array.shape, array.dtype
+    return lambda: array.shape == shape and array.dtype == dtype

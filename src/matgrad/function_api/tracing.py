@@ -29,6 +29,7 @@ from matgrad.ir.expr import CAPTURE, Expr, Symbol, as_expr, symbol
 
 __all__ = [
     "CAPTURE_THRESHOLD",
+    "PLAIN_DTYPES",
     "RETRACED_CAPTURE_THRESHOLD",
     "Traced",
     "as_array",
@@ -54,7 +55,11 @@ say, or it is a ``jvp``/``hvp``/``vjp``): there a constant is only a cost, a
 comparison with the last trace's copy, or a copy and a hash of an array computed
 afresh by each trace (``-y`` of a captured ``y``)."""
 
-_PLAIN = frozenset(np.dtype(t) for t in (np.float64, np.float32, np.complex128, np.complex64))
+PLAIN_DTYPES = frozenset(
+    np.dtype(t) for t in (np.float64, np.float32, np.complex128, np.complex64)
+)
+"""The dtypes of arrays that are captured (and of arguments traced as they are)."""
+_PLAIN = PLAIN_DTYPES
 
 
 def as_array(value: Any, position: int) -> Array:

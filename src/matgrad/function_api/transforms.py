@@ -143,8 +143,8 @@ class _Transform:
         key = tuple([(v.shape, v.dtype) for v in values])
         entry = self._reuse.get(key)
         if entry is not None and entry.plan is not None and entry.guards.hold():
-            self.last_captured = ()
-            return values, key, (nums, entry.plan)
+            captured = self.last_captured = entry.traced.captured
+            return [*values, *captured] if captured else values, key, (nums, entry.plan)
         return values, key, (nums, None)
 
     def _trace(
@@ -157,11 +157,12 @@ class _Transform:
             traced = entry.traced
         else:
             self._reuse.pop(key, None)
-            guards = guards_for(self.fun)
+            guards = guards_for(self.fun, identity=True)
             traced = Traced(self.fun, _specs(values), self.what, guards is not None)
-            # reused only if nothing was captured (a captured array may also have been
-            # read outside the trace, X.mean(0) say) and the trace changed no guarded value
-            if guards is not None and not traced.captured and guards.hold():
+            # reused only if every captured array is guarded by identity (read by the
+            # code only as an operand of the traced arguments, never outside the trace,
+            # as X.mean(0) is) and the trace changed no guarded value
+            if guards is not None and guards.covers(traced.captured) and guards.hold():
                 if len(self._reuse) >= _CACHE_SIZE:
                     self._reuse.clear()
                 self._reuse[key] = _Reuse(guards, traced)

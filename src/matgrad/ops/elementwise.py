@@ -87,6 +87,7 @@ def _unary(
     fuzz: tuple[Fuzz, ...] = (),
     dtype: Any = None,
     build: Callable[..., Expr] | None = None,
+    array_api: Callable[[Any, Any], Callable[..., Any]] | None = None,
 ) -> Operation:
     """The declaration of an elementwise function of one operand, without attributes.
     ``derivative(node)`` is ``f′`` at the node's operand, of the operand's shape."""
@@ -107,6 +108,7 @@ def _unary(
         shape=same_shape,
         numpy=numpy,
         differential=differential,
+        array_api=array_api,
         elementwise=True,
         preserves_symmetry=True,
         reference=reference,
@@ -175,6 +177,26 @@ def _d_sign(node: Apply) -> Expr:
     return zeros(node.shape, node.dtype)
 
 
+_EXPM1_TANH = frozenset({np.dtype(np.float64), np.dtype(np.float32)})
+
+
+def _tanh(x: Any) -> Any:
+    """``tanh(x) = sign(x)·(−e)/(e + 2)`` with ``e = expm1(−2|x|)``: NumPy's ``expm1``
+    and four cheap passes beat ``np.tanh`` on real arrays of 256 to 2¹⁵ entries
+    (−9 to −14% on 128×64 and 128×256), within 2 ulp of it, exact at ±0, ±inf and
+    nan.  Larger arrays (the extra passes and temporaries leave the cache: +50% at
+    128×1024), small, complex and other arrays go to ``np.tanh``."""
+    x = np.asarray(x)
+    if x.dtype not in _EXPM1_TANH or not 256 <= x.size <= 2**15:
+        return np.tanh(x)
+    e = np.abs(x)
+    with np.errstate(over="ignore", under="ignore"):  # −2|x| beyond the range: −inf, tanh ±1
+        e *= -2.0
+        np.expm1(e, out=e)
+    np.divide(e, e + 2.0, out=e)
+    return np.copysign(e, x, out=e)
+
+
 def _sigmoid(x: Any) -> Any:
     """``1 / (1 + exp(-x))`` without overflow: ``exp`` only ever sees ``-|x|``."""
     x = np.asarray(x)
@@ -183,6 +205,17 @@ def _sigmoid(x: Any) -> Any:
     e = np.exp(-np.abs(x))
     pos = 1 / (1 + e)
     return np.where(x >= 0, pos, e * pos)
+
+
+def _sigmoid_portable(ns: Any, attrs: Any) -> Callable[..., Any]:
+    """The overflow-free logistic function on any array engine (as ``_sigmoid``)."""
+
+    def kernel(x: Any) -> Any:
+        e = ns.exp(-ns.abs(x))
+        pos = 1 / (1 + e)
+        return ns.where(x >= 0, pos, e * pos)
+
+    return kernel
 
 
 def _real_dtype(dtypes: Any, attrs: Mapping[str, Any]) -> np.dtype[Any]:
@@ -221,7 +254,7 @@ cos: Callable[..., Expr] = declare(
 )
 tanh: Callable[..., Expr] = declare(
     _unary(
-        "tanh", "entrywise hyperbolic tangent", np.tanh, _d_tanh, ufunc=np.tanh,
+        "tanh", "entrywise hyperbolic tangent", _tanh, _d_tanh, ufunc=np.tanh,
         latex=r"\tanh{0:arg}", fuzz=(Fuzz(bound=lambda lo, hi, n: min(1.0, hi)),),
     )
 )
@@ -231,6 +264,7 @@ sigmoid: Callable[..., Expr] = declare(
         latex=r"\sigma{0:arg}", numpy_source="np.exp(-np.logaddexp(0, -{0}))",
         numpy_complex="1 / (1 + np.exp(-{0}))",
         reference=lambda v: 1.0 / (1.0 + np.exp(-v)), shapes=_vectors,
+        array_api=_sigmoid_portable,
         fuzz=(Fuzz("general", 3.0, lambda lo, hi, n: 1.0, positive=True,
                    low=lambda lo, hi: 1.0 / (1.0 + math.exp(hi))),),
     )
@@ -530,6 +564,18 @@ def _power_kernel(attrs: Mapping[str, Any]) -> Callable[..., Any]:
     return lambda x: np.power(x, p)
 
 
+def _power_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    """``x ** p`` on any array engine (small integer powers as products)."""
+    p = attrs["p"]
+    if p == 2.0:
+        return lambda x: x * x
+    if p == 0.5:
+        return ns.sqrt  # type: ignore[no-any-return]
+    if p == -1.0:
+        return lambda x: 1 / x
+    return lambda x: x**p
+
+
 def square(x: Any) -> Expr:
     """``x ** 2`` entry by entry (``np.square``): the power with exponent 2."""
     return power(x, 2.0)
@@ -556,6 +602,7 @@ power: Callable[..., Expr] = declare(
         elementwise=True,
         preserves_symmetry=True,
         kernel=_power_kernel,
+        array_api=_power_portable,
         notation=Notation(
             text="{0:atom} ** {p}",
             latex="{0:base}^{{{p:circ}}}",
