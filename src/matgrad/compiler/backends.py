@@ -179,16 +179,21 @@ class _Linalg:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ns.xp.linalg, name)
 
+    def expm(self, a: Any) -> Any:
+        """The matrix exponential of each matrix of a stack (SciPy's; cupyx's on CuPy)."""
+        module = "cupyx.scipy.linalg" if self.ns.name == "cupy" else "scipy.linalg"
+        return importlib.import_module(module).expm(a)
+
     def slogdet(self, a: Any) -> tuple[Any, Any]:
         sign, logabs = self.ns.xp.linalg.slogdet(a)
         return sign, logabs
 
     def solve_triangular(self, a: Any, b: Any, lower: bool) -> Any:
-        import scipy.linalg
-
+        sl = importlib.import_module(
+            "cupyx.scipy.linalg" if self.ns.name == "cupy" else "scipy.linalg")
         if a.ndim == 2:
-            return scipy.linalg.solve_triangular(a, b, lower=lower)
-        return np.stack([scipy.linalg.solve_triangular(x, y, lower=lower) for x, y in zip(a, b)])
+            return sl.solve_triangular(a, b, lower=lower)
+        return self.ns.xp.stack([sl.solve_triangular(x, y, lower=lower) for x, y in zip(a, b)])
 
 
 # ---- Dask ---------------------------------------------------------------------------
@@ -326,6 +331,11 @@ class _DaskLinalg(_Linalg):
         )
         return u, s, vh
 
+    def expm(self, a: Any) -> Any:
+        import scipy.linalg
+
+        return self._gufunc(scipy.linalg.expm, "(n,n)->(n,n)", a)
+
     def svdvals(self, a: Any) -> Any:
         k = "m" if a.shape[-2] <= a.shape[-1] else "n"
         return self._gufunc(lambda x: np.linalg.svd(x, compute_uv=False), f"(m,n)->({k})", a)
@@ -462,6 +472,9 @@ class _TorchLinalg(_Linalg):
     def svd(self, a: Any, full_matrices: bool = False) -> Any:
         return self.ns.torch.linalg.svd(a, full_matrices=full_matrices)
 
+    def expm(self, a: Any) -> Any:
+        return self.ns.torch.linalg.matrix_exp(a)
+
     def pinv(self, a: Any, rtol: Any = None) -> Any:
         return self.ns.torch.linalg.pinv(a, rtol=rtol)
 
@@ -490,6 +503,14 @@ class _Jax(Namespace):
     def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return _jax_jit(self.jax, fn)
 
+    def checked(self, check: Callable[[Any], None], value: Any, core: int) -> Any:
+        if isinstance(value, self.jax.core.Tracer):
+            # under jax.jit the check runs with the compiled plan, on the host; a
+            # failure raises JaxRuntimeError carrying the check's message
+            self.jax.debug.callback(functools.partial(_check_each, check, core=core), value)
+            return value
+        return super().checked(check, value, core)
+
     def asarray(self, value: Any, like: Any = None) -> Any:
         value = np.asarray(value)
         if like is not None and value.dtype.kind == "f" and like.dtype.kind == "f":
@@ -509,6 +530,18 @@ def _jax_jit(jax: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _JaxLinalg(_Linalg):
+    def expm(self, a: Any) -> Any:
+        return importlib.import_module("jax.scipy.linalg").expm(a)
+
+    def sqrtm(self, a: Any) -> Any:
+        """The principal square root of each matrix of a stack (complex; JAX's Schur
+        method, CPU only)."""
+        root = importlib.import_module("jax.scipy.linalg").sqrtm
+        if a.ndim == 2:
+            return root(a)
+        flat = self.ns.xp.reshape(a, (-1, *a.shape[-2:]))
+        return self.ns.xp.reshape(self.ns.xp.stack([root(m) for m in flat]), a.shape)
+
     def svd(self, a: Any, full_matrices: bool = False) -> Any:
         return self.ns.xp.linalg.svd(a, full_matrices=full_matrices)
 

@@ -28,8 +28,12 @@ import numpy as np
 import scipy.linalg
 
 from matgrad.errors import InvalidArgumentError, NonFiniteError
+from matgrad.ops.spectral import checked_finite
 
-__all__ = ["expm", "frechet_value", "log", "value"]
+__all__ = [
+    "PORTABLE", "expm", "frechet_portable", "frechet_value", "log", "portable_on", "value",
+    "value_portable",
+]
 
 _IMAG_TOL = 1e-8
 """A real input's result may have an imaginary part this small (relative), from
@@ -305,3 +309,90 @@ def _block_trick(f: Callable[[Any], Any], x: Any, dirs: list[Any]) -> Any:
         fm = np.asarray(f(m.reshape(-1, size, size))).reshape(len(perms), c, size, size)
         parts.append(fm[..., :n, k * n :].sum(axis=0))
     return np.concatenate(parts)
+
+
+# =====================================================================================
+# Portable: expm, sinm, cosm and their Fréchet derivatives on the engines' expm
+# =====================================================================================
+
+PORTABLE = ("expm", "sinm", "cosm")
+"""The functions with kernels on the engines that have a matrix exponential of their
+own (torch, JAX, CuPy); the others (and Dask, NumPy) use the NumPy kernels above."""
+
+
+def portable_on(ns: Any, name: str) -> bool:
+    """Whether ``name`` has a portable kernel on engine ``ns``: the exponential family
+    where the engine has ``expm``, ``sqrtm`` where it has one (JAX)."""
+    if ns.name in ("numpy", "dask"):
+        return False  # NumPy's kernel: here, or on Dask as a lazy task
+    return name in PORTABLE or (name == "sqrtm" and hasattr(ns.linalg, "sqrtm"))
+
+
+def _real_portable(ns: Any, name: str, out: Any, core: int) -> Any:
+    """The real part of the square root of a real stack, after the check that the
+    imaginary part is rounding (:func:`_real_if_real`, on the host)."""
+    ns.checked(lambda block: _real_if_real(name, True, block), out, core)
+    return ns.real(out)
+
+
+def _stacked_portable(ns: Any, name: str, m: Any) -> Any:
+    """``f`` of each matrix of a stack, from the engine's ``expm`` (``sin``, ``cos``
+    of a real matrix: the imaginary and real parts of ``exp(iM)``) or ``sqrtm``."""
+    if name == "sqrtm":
+        root = ns.linalg.sqrtm(m)
+        real = not ns.isdtype(m.dtype, "complex floating")
+        return _real_portable(ns, name, root, 2) if real else root
+    if name == "expm":
+        return ns.linalg.expm(m)
+    if ns.isdtype(m.dtype, "complex floating"):
+        plus, minus = ns.linalg.expm(1j * m), ns.linalg.expm(-1j * m)
+        return -0.5j * (plus - minus) if name == "sinm" else 0.5 * (plus + minus)
+    e = ns.linalg.expm(1j * m)
+    return ns.imag(e) if name == "sinm" else ns.real(e)
+
+
+def _finite_portable(ns: Any, name: str, out: Any, core: int, what: str) -> Any:
+    def fail() -> None:
+        raise NonFiniteError(f"{name}: {what} is not finite at this matrix")
+
+    return checked_finite(ns, out, core, fail)
+
+
+def value_portable(ns: Any, name: str, x: Any) -> Any:
+    """``f(X)`` (each matrix of a stack), checked finite as :func:`value`."""
+    return _finite_portable(ns, name, _stacked_portable(ns, name, x), 2, "the value")
+
+
+def frechet_portable(ns: Any, name: str, x: Any, *es: Any) -> Any:
+    """:func:`frechet_value` on any engine, ``X`` with leading batch axes ``L`` (and
+    each ``Eᵢ`` of shape ``(*L, n, n, *Bᵢ)``): the block trick over every combination
+    of the directions' batch entries at once, each direction scaled to ``‖X‖₁``."""
+    lead, n, k = tuple(x.shape[:-2]), x.shape[-1], len(es)
+    nl = len(lead)
+    if name == "sqrtm":  # unbounded at a singular X: refused there, as NumPy's kernel does
+        x = ns.checked(lambda block: _check_invertible(name, block), x, 2)
+    batch = [tuple(e.shape[nl + 2:]) for e in es]
+    counts = [math.prod(b) for b in batch]
+    full = (*lead, *counts, n, n)
+    target = ns.max(ns.sum(ns.abs(x), axis=-2), axis=-1)
+    target = ns.reshape(ns.where(target > 0, target, 1.0), (*lead, *([1] * k), 1, 1))
+    scale: Any = 1.0
+    dirs = []
+    for i, e in enumerate(es):
+        d = ns.moveaxis(ns.reshape(e, (*lead, n, n, counts[i])), -1, nl)
+        d = ns.reshape(d, (*lead, *(counts[j] if j == i else 1 for j in range(k)), n, n))
+        top = ns.max(ns.abs(d), axis=(-2, -1), keepdims=True)
+        s = target / ns.where(top > 0, top, 1.0)
+        dirs.append(ns.broadcast_to(d * s, full))
+        scale = scale * s
+    xb = ns.broadcast_to(ns.reshape(x, (*lead, *([1] * k), n, n)), full)
+    zero = ns.zeros_like(xb)
+    total: Any = 0.0
+    for perm in itertools.permutations(range(k)):
+        rows = [ns.concat([xb if c == j else dirs[perm[j]] if c == j + 1 else zero
+                           for c in range(k + 1)], axis=-1) for j in range(k + 1)]
+        fm = _stacked_portable(ns, name, ns.concat(rows, axis=-2))
+        total = total + fm[..., :n, k * n:]
+    out = ns.moveaxis(ns.reshape(total / scale, (*lead, math.prod(counts), n, n)), nl, -1)
+    out = ns.reshape(out, (*lead, n, n, *itertools.chain(*batch)))
+    return _finite_portable(ns, f"frechet_{name}", out, out.ndim - nl, "the Fréchet derivative")

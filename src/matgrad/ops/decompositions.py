@@ -42,11 +42,36 @@ from matgrad.ops.singular import (
     separated_rect,
     svd_values,
 )
+from matgrad.ops.spectral import finite_or_raise, lower_symmetric
 from matgrad.ops.spectral_numerics import DECOMPOSITIONS, sym
 
 __all__ = ["cholesky", "lstsq", "pinv", "qr", "qr_q", "qr_r"]
 
 _real = real_dtype
+
+
+# =====================================================================================
+# Portable kernels (any array engine, batched over leading axes; Operation.array_api)
+# =====================================================================================
+
+
+def _cholesky_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    return lambda a: finite_or_raise(ns, ns.linalg.cholesky(lower_symmetric(ns, a)),
+                                     "cholesky")
+
+
+def _qr_portable(which: int) -> Callable[[Any, Mapping[str, Any]], Callable[..., Any]]:
+    def make(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+        mode = "complete" if attrs["complete"] else "reduced"
+        return lambda a: ns.linalg.qr(a, mode=mode)[which]
+
+    return make
+
+
+def _pinv_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    """The cutoff ``rcond · s_max`` as NumPy's ``rcond`` (the array API's ``rtol``)."""
+    rcond = float(attrs["rcond"])
+    return lambda a: ns.linalg.pinv(a, rtol=rcond)
 
 
 # =====================================================================================
@@ -91,6 +116,8 @@ cholesky: Callable[..., Expr] = declare(Operation(
     doc="the lower Cholesky factor L of a symmetric positive definite A = L Lᵀ",
     shape=_cholesky_shape,
     numpy=np.linalg.cholesky,
+    array_api=_cholesky_portable,
+    stacks=True,
     dtype=_real,
     differential=_d_cholesky,
     domain=lambda attrs: ("spd",),
@@ -222,6 +249,8 @@ qr_q: Callable[..., Expr] = declare(Operation(
     doc="the orthonormal factor Q of A = Q R (NumPy's Householder signs)",
     shape=_qr_shape(0),
     numpy=_qr_kernel(0),
+    array_api=_qr_portable(0),
+    stacks=True,
     attrs=("complete",),
     check=_complete_check,
     dtype=_real,
@@ -244,6 +273,8 @@ qr_r: Callable[..., Expr] = declare(Operation(
     doc="the upper triangular factor R of A = Q R (NumPy's Householder signs)",
     shape=_qr_shape(1),
     numpy=_qr_kernel(1),
+    array_api=_qr_portable(1),
+    stacks=True,
     attrs=("complete",),
     check=_complete_check,
     dtype=_real,
@@ -331,6 +362,8 @@ pinv: Callable[..., Expr] = declare(Operation(
     doc="the Moore–Penrose pseudo-inverse (singular values below rcond · max(s) dropped)",
     shape=_pinv_shape,
     numpy=_pinv_kernel,
+    array_api=_pinv_portable,
+    stacks=True,
     attrs=("rcond",),
     check=lambda attrs: {"rcond": float(attrs["rcond"])},
     dtype=_real,

@@ -17,16 +17,17 @@ import itertools
 import math
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy.linalg.lapack import get_lapack_funcs
 
 from matgrad._types import FloatArray as Array
-from matgrad.errors import IllConditionedWarning
-from matgrad.ir.apply import Apply
+from matgrad.errors import IllConditionedWarning, NonFiniteError
+from matgrad.ir.apply import Apply, Attrs
 from matgrad.ir.expr import Expr
+from matgrad.ops.spectral import gaps_portable, with_extra_axes
 from matgrad.ops.spectral_numerics import DECOMPOSITIONS
 
 __all__ = [
@@ -348,3 +349,186 @@ def solve_checked(x: Any, r: Any) -> Any:
     if char not in "fdFD" or x.shape[0] == 0:
         return np.linalg.solve(x, r)
     return _gesv_checked(x, np.array(r, dtype=char, order="F"), char, inverse=False)
+
+
+# =====================================================================================
+# Portable kernels (any array engine, batched over leading axes; Operation.array_api)
+# =====================================================================================
+
+
+def _like(ns: Any, value: Any, x: Any) -> Any:
+    """A NumPy constant on ``x``'s engine, device and precision."""
+    return ns.asarray(np.asarray(value, dtype=np.float64), like=x)
+
+
+def _svd_sign_portable(ns: Any, x: Any) -> tuple[Any, Any, Any, Any]:
+    """``(U, s, V, det(U) det(Vᵀ))`` of ``X = U diag(s) Vᵀ`` on the engine."""
+    u, s, vh = ns.linalg.svd(x, full_matrices=False)
+    sign = ns.linalg.det(u) * ns.linalg.det(vh)
+    return u, s, ns.matrix_transpose(vh), sign
+
+
+def _others(ns: Any, s: Any, mask: Any) -> Any:
+    """``Π_m s_m`` over the entries ``m`` that ``mask`` (0/1, last axis ``m``) leaves
+    out, for each leading index of ``mask``: products of the other singular values,
+    with no division."""
+    m = _like(ns, mask, s)
+    grid = ns.reshape(s, (*s.shape[:-1], *([1] * (mask.ndim - 1)), s.shape[-1]))
+    return ns.prod(grid * (1 - m) + m, axis=-1)
+
+
+def adj_portable(ns: Any, attrs: Attrs) -> Callable[..., Any]:
+    """``adj(X) = det(U) det(Vᵀ) · V diag(Π_{j≠i} s_j) Uᵀ`` (as :func:`adjugate`)."""
+
+    def kernel(x: Any) -> Any:
+        n = x.shape[-1]
+        if n <= 1:
+            return ns.ones_like(x)
+        u, s, v, sign = _svd_sign_portable(ns, x)
+        p = _others(ns, s, np.eye(n)) * sign[..., None]
+        return ns.matmul(v * p[..., None, :], ns.matrix_transpose(u))
+
+    return kernel
+
+
+def _pair_mask(n: int) -> Array:
+    """``mask[i, j, m] = 1`` where ``m`` is ``i`` or ``j``."""
+    eye = np.eye(n)
+    return np.asarray(np.maximum(eye[:, None, :], eye[None, :, :]))
+
+
+def adj_frechet_portable(ns: Any, attrs: Attrs) -> Callable[..., Any]:
+    """``d adj(X)[E] = det(U) det(Vᵀ) · V (diag(Q diag Ẽ) − Q ∘ Ẽ) Uᵀ`` with
+    ``Ẽ = Uᵀ E V``, ``Q_ij = Π_{m≠i,j} s_m`` (as :func:`adj_frechet_kernel`)."""
+
+    def kernel(x: Any, e: Any) -> Any:
+        n = x.shape[-1]
+        u, s, v, sign = _svd_sign_portable(ns, x)
+        eye = _like(ns, np.eye(n), s)
+        q = _others(ns, s, _pair_mask(n)) * (1 - eye)
+        extra = e.ndim - x.ndim  # direction axes after the batch axes of x
+        lead = x.shape[:-2]
+
+        def widen(t: Any, core: int) -> Any:
+            shape = (*lead, *([1] * extra), *t.shape[t.ndim - core:])
+            return ns.reshape(t, shape)
+
+        u, v, q, sign = widen(u, 2), widen(v, 2), widen(q, 2), widen(sign, 0)
+        et = ns.matmul(ns.matmul(ns.matrix_transpose(u), e), v)
+        d = ns.sum(ns.matmul(et * eye, q), axis=-2)  # d_i = Σ_j Ẽ_jj Q_ji
+        k = eye * d[..., None, :] - q * et
+        return ns.matmul(ns.matmul(v, k), ns.matrix_transpose(u)) * sign[..., None, None]
+
+    return kernel
+
+
+def _minors_structure(n: int, k: int) -> tuple[Array, Array]:
+    """``(P, M)``: the k-th derivative tensor of det at ``diag(s)``, flattened, is
+    ``P @ w`` with ``w_e = Π_{m ∉ rows_e} s_m`` and ``M[e] = 1`` on ``rows_e``
+    (the entries of :func:`minors_core`, with their signs in ``P``)."""
+    perms = [(p, perm_sign(p)) for p in itertools.permutations(range(k))]
+    row_sets = list(itertools.permutations(range(n), k))
+    p = np.zeros((n ** (2 * k), len(row_sets) * len(perms)))
+    mask = np.zeros((p.shape[1], n))
+    col = 0
+    for rows in row_sets:
+        for perm, sgn in perms:
+            index = tuple(v for a in range(k) for v in (rows[a], rows[perm[a]]))
+            p[np.ravel_multi_index(index, (n,) * (2 * k)), col] = sgn
+            mask[col, list(rows)] = 1.0
+            col += 1
+    return p, mask
+
+
+def det_minors_portable(ns: Any, attrs: Attrs) -> Callable[..., Any]:
+    """The tensor at ``diag(s)`` (one product with a constant sign pattern) carried
+    to ``X`` by ``U`` on the row axes and ``V`` on the column axes, times
+    ``det(U) det(Vᵀ)`` (as :func:`det_minors_kernel`, at singular X too)."""
+    k = int(attrs["k"])
+
+    def kernel(x: Any) -> Any:
+        n = x.shape[-1]
+        lead = tuple(x.shape[:-2])
+        if k > n:
+            return _like(ns, np.zeros((*lead, *(n,) * (2 * k))), x)
+        u, s, v, sign = _svd_sign_portable(ns, x)
+        p, mask = _minors_structure(n, k)
+        w = _others(ns, s, mask) * sign[..., None]
+        core = ns.reshape(ns.einsum("...e,fe->...f", w, _like(ns, p, w)),
+                          (*lead, *(n,) * (2 * k)))
+        letters = "abcdefghijklmnopqrstuvwxy"
+        inner, outer = letters[: 2 * k], letters[2 * k: 4 * k]
+        terms = [f"Z{inner}"] + [f"Z{o}{i}" for o, i in zip(outer, inner)]
+        factors = [u if a % 2 == 0 else v for a in range(2 * k)]
+        if not lead:
+            terms = [t[1:] for t in terms]
+        out = ("Z" if lead else "") + outer
+        return ns.einsum(",".join(terms) + "->" + out, core, *factors)
+
+    return kernel
+
+
+# ---- the singular family (matgrad.ops.singular) ---------------------------------------
+
+
+def _svd_portable(ns: Any, a: Any, full: bool) -> tuple[Any, Any, Any]:
+    u, s, vh = ns.linalg.svd(a, full_matrices=full)
+    return u, s, vh
+
+
+def svd_values_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    return lambda a: ns.linalg.svdvals(a)
+
+
+def svd_u_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    full = bool(attrs["full_matrices"])
+    return lambda a: _svd_portable(ns, a, full)[0]
+
+
+def svd_vh_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    full = bool(attrs["full_matrices"])
+    return lambda a: _svd_portable(ns, a, full)[2]
+
+
+def svd_gaps_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    return lambda s: gaps_portable(ns, s, True, "svd_gaps (singular vector derivatives)",
+                                   True)
+
+
+def svd_project_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    def kernel(a: Any, e: Any) -> Any:
+        lead, extra = tuple(a.shape[:-2]), e.ndim - a.ndim
+        u, _, vh = _svd_portable(ns, a, False)
+        u, vh = with_extra_axes(ns, u, lead, extra, 2), with_extra_axes(ns, vh, lead, extra, 2)
+        return ns.sum(u * ns.matmul(e, ns.matrix_transpose(vh)), axis=-2)
+
+    return kernel
+
+
+def svd_lift_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    def kernel(a: Any, c: Any) -> Any:
+        lead, extra = tuple(a.shape[:-2]), c.ndim - a.ndim + 1
+        u, _, vh = _svd_portable(ns, a, False)
+        u, vh = with_extra_axes(ns, u, lead, extra, 2), with_extra_axes(ns, vh, lead, extra, 2)
+        return ns.matmul(u * c[..., None, :], vh)
+
+    return kernel
+
+
+def svd_power_portable(ns: Any, attrs: Attrs) -> Callable[..., Any]:
+    """``U diag(sᵖ) Vᵀ`` from the SVD (no Gram-matrix shortcut); a zero singular value
+    with ``p < 0`` raises ``NonFiniteError`` as NumPy's kernel does."""
+    p = float(attrs["p"])
+
+    def check(s: Any) -> None:
+        if p < 0 and not np.all(s > 0):
+            raise NonFiniteError(f"svd_power(A, {p}): A has a zero singular value, where "
+                                 f"s ** {p} is infinite")
+
+    def kernel(a: Any) -> Any:
+        u, s, vh = _svd_portable(ns, a, False)
+        s = ns.checked(check, s, 1)
+        sp = ns.ones_like(s) if p == 0 else s**p
+        return ns.matmul(u * sp[..., None, :], vh)
+
+    return kernel

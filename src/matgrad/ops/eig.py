@@ -86,6 +86,56 @@ def _decompose(a: Array) -> tuple[Array, Array]:
     return np.asarray(w), np.asarray(v)
 
 
+def _real_spectrum_check(w: Any) -> None:
+    if np.iscomplexobj(w) and np.any(w.imag != 0):
+        pair = w[np.argmax(np.abs(w.imag))]
+        raise ComplexSpectrumError(
+            f"eig: the matrix has complex eigenvalues ({pair.real:.6g} ± "
+            f"{abs(pair.imag):.6g}i); matgrad's expressions are real, so eig and eigvals "
+            "are defined (and differentiated) only where the spectrum is real")
+
+
+def eig_portable(ns: Any, a: Any) -> tuple[Any, Any]:
+    """:func:`_decompose` on any engine: the spectrum checked real (on the host, or in
+    Dask's lazy graph), eigenvalues ascending, each vector's largest entry positive."""
+    w, v = ns.linalg.eig(a)
+    w = ns.real(ns.checked(_real_spectrum_check, w, 1))
+    v = ns.real(v)
+    n = w.shape[-1]
+    positions = ns.asarray(np.arange(n), like=w)
+    # gathers as products with one-hot matrices (Dask has no take_along_axis)
+    order = ns.astype(ns.argsort(w, axis=-1, stable=True)[..., :, None] == positions, w.dtype)
+    w = ns.sum(order * w[..., None, :], axis=-1)  # order[k, j] = 1 where j is k-th smallest
+    v = ns.matmul(v, ns.matrix_transpose(order))
+    biggest = ns.argmax(ns.abs(v), axis=-2)[..., None, :] == positions[:, None]
+    top = ns.sum(v * ns.astype(biggest, v.dtype), axis=-2)
+    return w, v * ns.where(top < 0, -1.0, 1.0)[..., None, :]
+
+
+def _values_portable(ns: Any, attrs: Any) -> Callable[..., Any] | None:
+    if not hasattr(ns.linalg, "eig"):
+        return None  # CuPy has no general eigensolver: refused by name
+    return lambda a: eig_portable(ns, a)[0]
+
+
+def _vectors_portable(ns: Any, attrs: Any) -> Callable[..., Any] | None:
+    if not hasattr(ns.linalg, "eig"):
+        return None  # CuPy has no general eigensolver: refused by name
+    return lambda a: eig_portable(ns, a)[1]
+
+
+def _left_portable(ns: Any, attrs: Any) -> Callable[..., Any] | None:
+    if not hasattr(ns.linalg, "eig"):
+        return None  # CuPy has no general eigensolver: refused by name
+    def kernel(a: Any) -> Any:
+        w, v = eig_portable(ns, a)
+        v = v + 0 * ns.checked(lambda x: check_distinct(
+            x, "eig_left (the derivatives of eig and eigvals)"), w, 1)[..., None, :]
+        return ns.matrix_transpose(ns.linalg.inv(v))
+
+    return kernel
+
+
 def _eig(a: Any) -> tuple[Array, Array]:
     """``(λ ascending, V)`` of a real matrix with a real spectrum, once per value."""
     w, v = DECOMPOSITIONS.get("eig-real", np.asarray(a, dtype=np.float64), _decompose)
@@ -215,6 +265,8 @@ eig_values: Callable[..., Expr] = declare(Operation(
     doc="eigenvalues of a real matrix with a real spectrum, ascending",
     shape=lambda shapes, attrs: (square_size(shapes[0], "eigvals"),),
     numpy=_values_kernel,
+    array_api=_values_portable,
+    stacks=True,
     dtype=_real_dtype,
     differential=_d_eig_values,
     domain=lambda attrs: ("spd",),  # random valid inputs: a real, simple spectrum
@@ -234,6 +286,8 @@ eig_vectors: Callable[..., Expr] = declare(Operation(
     "real matrix with a real spectrum",
     shape=lambda shapes, attrs: (square_size(shapes[0], "eig"),) * 2,
     numpy=_vectors_kernel,
+    array_api=_vectors_portable,
+    stacks=True,
     dtype=_real_dtype,
     differential=_d_eig_vectors,
     domain=lambda attrs: ("spd",),
@@ -254,6 +308,8 @@ eig_left: Callable[..., Expr] = declare(Operation(
     "spectrum; raises at repeated eigenvalues",
     shape=lambda shapes, attrs: (square_size(shapes[0], "eig_left"),) * 2,
     numpy=_left_kernel,
+    array_api=_left_portable,
+    stacks=True,
     dtype=_real_dtype,
     differential=_d_eig_left,
     domain=lambda attrs: ("spd",),

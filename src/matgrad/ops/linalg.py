@@ -32,7 +32,17 @@ import numpy as np
 
 from matgrad._types import Shape
 from matgrad.errors import InvalidArgumentError, ShapeError
-from matgrad.ir.apply import Apply, Fuzz, Language, Linear, Notation, Operation, Sample, square
+from matgrad.ir.apply import (
+    Apply,
+    Attrs,
+    Fuzz,
+    Language,
+    Linear,
+    Notation,
+    Operation,
+    Sample,
+    square,
+)
 from matgrad.ir.expr import Delta, Expr, Zero, add, as_expr, constant, delta, einsum_node, zeros
 from matgrad.ir.node import _result_dtype
 from matgrad.ops.core import matmul, multiply, reduction_axes, transpose
@@ -40,12 +50,15 @@ from matgrad.ops.core import sum as _sum
 from matgrad.ops.det_numerics import (
     adj_frechet_kernel,
     adj_frechet_lines,
+    adj_frechet_portable,
+    adj_portable,
     adjugate,
     adjugate_lines,
     brute_force_minors,
     cofactor_adjugate,
     det_minors_kernel,
     det_minors_lines,
+    det_minors_portable,
     inv_checked,
 )
 from matgrad.ops.elementwise import power, sign, sqrt
@@ -55,6 +68,7 @@ from matgrad.ops.reductions import max as _max
 from matgrad.ops.reductions import min as _min
 from matgrad.ops.registry import declare, language_function, register_numpy
 from matgrad.ops.singular import svd_values
+from matgrad.ops.spectral import finite_or_raise
 from matgrad.ops.spectral_numerics import second_live
 
 __all__ = [
@@ -115,6 +129,30 @@ def _scalar(v: float) -> Callable[[int, np.dtype[Any]], Expr]:
 
 
 # ---------------------------------------------------------------------------------------
+# Portable kernels (any array engine, batched over leading axes; see Operation.array_api)
+# ---------------------------------------------------------------------------------------
+
+
+def _like(ns: Any, value: Any, x: Any) -> Any:
+    """A NumPy constant on ``x``'s engine, device and precision."""
+    return ns.asarray(np.asarray(value, dtype=np.float64), like=x)
+
+
+def _inv_portable(ns: Any, attrs: Attrs) -> Callable[..., Any]:
+    """``X⁻¹`` by the engine's LU (no condition-number warning: it would need ``κ₁``
+    on the host)."""
+    return lambda x: finite_or_raise(ns, ns.linalg.inv(x), "inv")
+
+
+def _det_portable(ns: Any, attrs: Attrs) -> Callable[..., Any]:
+    return lambda x: ns.linalg.det(x)
+
+
+def _logdet_portable(ns: Any, attrs: Attrs) -> Callable[..., Any]:
+    return lambda x: ns.linalg.slogdet(x)[1]
+
+
+# ---------------------------------------------------------------------------------------
 # inv
 # ---------------------------------------------------------------------------------------
 
@@ -145,6 +183,8 @@ inv: Callable[..., Expr] = declare(
         "κ₁(X) · eps > 1e-6)",
         shape=square("inv", lambda n: (n, n)),
         numpy=inv_checked,
+        array_api=_inv_portable,
+        stacks=True,
         reference=np.linalg.inv,
         differential=_d_inv,
         simplify=_inv_simplify,
@@ -291,6 +331,8 @@ adj_frechet: Callable[..., Expr] = declare(
         "singular X)",
         shape=_frechet_shape,
         numpy=adj_frechet_kernel,
+        array_api=adj_frechet_portable,
+        stacks=True,
         reference=lambda x, e: np.einsum(
             "abcd,...cd->...ba", brute_force_minors(x, 2), e),
         arity=2,
@@ -311,6 +353,8 @@ det_minors: Callable[..., Expr] = declare(
         "(n − k)-minors",
         shape=_minors_shape,
         numpy=det_minors_kernel,
+        array_api=det_minors_portable,
+        stacks=True,
         reference=brute_force_minors,
         attrs=("k",),
         check=_minors_check,
@@ -334,6 +378,8 @@ det: Callable[..., Expr] = declare(
         doc="determinant of a square matrix",
         shape=square("det", lambda n: ()),
         numpy=np.linalg.det,
+        array_api=_det_portable,
+        stacks=True,
         differential=_d_det,
         simplify=_at_identity(_scalar(1.0)),
         flops=lambda shapes: _cubic(shapes, 2 / 3),
@@ -356,6 +402,8 @@ logdet: Callable[..., Expr] = declare(
         doc="log |det X| of a square matrix",
         shape=square("logdet", lambda n: ()),
         numpy=_logdet,
+        array_api=_logdet_portable,
+        stacks=True,
         dtype=_real_scalar,
         domain=_invertible,
         differential=_d_logdet,
@@ -384,6 +432,8 @@ adj: Callable[..., Expr] = declare(
         doc="adjugate of a square matrix (det(X) X⁻¹ where X is invertible; defined for all X)",
         shape=square("adj", lambda n: (n, n)),
         numpy=adjugate,
+        array_api=adj_portable,
+        stacks=True,
         reference=cofactor_adjugate,
         differential=_d_adj,
         simplify=_at_identity(lambda n, dt: delta(n, dt)),

@@ -42,7 +42,13 @@ from matgrad.errors import InvalidArgumentError, ShapeError
 from matgrad.ir.apply import Apply, Fuzz, Language, Linear, Notation, Operation, Sample, square
 from matgrad.ir.expr import Add, Delta, Expr, Zero, add, as_expr, delta, einsum_node, zeros
 from matgrad.ir.node import _intern, _result_dtype
-from matgrad.ops.blocktrick import frechet_value, value
+from matgrad.ops.blocktrick import (
+    frechet_portable,
+    frechet_value,
+    portable_on,
+    value,
+    value_portable,
+)
 from matgrad.ops.indexing import permute
 from matgrad.ops.linalg import inv
 from matgrad.ops.registry import declare
@@ -367,6 +373,16 @@ def _declare(spec: _Function) -> tuple[Callable[..., Expr], Callable[..., Expr]]
         t = a.get("t")
         return lambda x, *es: frechet_value(name, t, x, *es)
 
+    def portable(ns: Any, a: Attrs) -> Callable[..., Any] | None:
+        if not portable_on(ns, name):
+            return None  # NumPy's kernel (on Dask as a lazy task); elsewhere refused
+        return lambda x: value_portable(ns, name, x)
+
+    def frechet_portable_kernel(ns: Any, a: Attrs) -> Callable[..., Any] | None:
+        if not portable_on(ns, name):
+            return None
+        return lambda x, *es: frechet_portable(ns, name, x, *es)
+
     def d_f(node: Expr, d: tuple[Expr, ...]) -> Expr:
         assert isinstance(node, Apply)
         (dx,) = d
@@ -393,6 +409,8 @@ def _declare(spec: _Function) -> tuple[Callable[..., Expr], Callable[..., Expr]]
         shape=_frechet_shape(name),
         numpy=lambda x, *es, **a: frechet_value(name, a.get("t"), x, *es),
         kernel=frechet_kernel,
+        array_api=frechet_portable_kernel,
+        stacks=True,
         differential=_d_frechet,
         canonical=_frechet_canonical(lambda: built),
         simplify=_frechet_simplify(spec.derivative),
@@ -426,6 +444,8 @@ def _declare(spec: _Function) -> tuple[Callable[..., Expr], Callable[..., Expr]]
         shape=square(name, lambda n: (n, n)),
         numpy=lambda x, **a: value(name, x, a.get("t")),
         kernel=kernel,
+        array_api=portable,
+        stacks=True,
         differential=d_f,
         simplify=simplify,
         canonical=_power_canonical if spec.power else None,

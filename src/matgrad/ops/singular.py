@@ -38,6 +38,15 @@ from matgrad.errors import NonFiniteError, ShapeError
 from matgrad.ir.apply import Apply, Fuzz, Language, Linear, Notation, Operation, Sample
 from matgrad.ir.expr import Expr, Zero, add, as_expr, constant, einsum_node, zeros
 from matgrad.ops.core import matmul, transpose
+from matgrad.ops.det_numerics import (
+    svd_gaps_portable,
+    svd_lift_portable,
+    svd_power_portable,
+    svd_project_portable,
+    svd_u_portable,
+    svd_values_portable,
+    svd_vh_portable,
+)
 from matgrad.ops.elementwise import power
 from matgrad.ops.registry import declare, register_numpy
 from matgrad.ops.spectral_numerics import (
@@ -285,6 +294,8 @@ svd_values: Callable[..., Expr] = declare(Operation(
     doc="the singular values of a matrix, descending (min(m, n) of them)",
     shape=lambda shapes, attrs: (min(*_check2(shapes[0])),),
     numpy=_svd_values_kernel,
+    array_api=svd_values_portable,
+    stacks=True,
     dtype=_real,
     differential=_d_svd_values,
     flops=_cubic,
@@ -327,6 +338,8 @@ svd_u: Callable[..., Expr] = declare(Operation(
     doc="the left singular vectors U of A = U diag(s) Vh (columns; NumPy's signs)",
     shape=_svd_shapes(True),
     numpy=_u_kernel,
+    array_api=svd_u_portable,
+    stacks=True,
     attrs=("full_matrices",),
     check=_full_attrs,
     dtype=_real,
@@ -349,6 +362,8 @@ svd_vh: Callable[..., Expr] = declare(Operation(
     doc="the right singular vectors Vh of A = U diag(s) Vh (rows; NumPy's signs)",
     shape=_svd_shapes(False),
     numpy=_vh_kernel,
+    array_api=svd_vh_portable,
+    stacks=True,
     attrs=("full_matrices",),
     check=_full_attrs,
     dtype=_real,
@@ -371,6 +386,8 @@ svd_gaps: Callable[..., Expr] = declare(Operation(
     doc="G[i, j] = 1/(s[j]² − s[i]²), 0 on the diagonal; raises at repeated or zero values",
     shape=lambda shapes, attrs: (shapes[0][0],) * 2,
     numpy=_svd_gaps,
+    array_api=svd_gaps_portable,
+    stacks=True,
     dtype=_real,
     differential=_d_svd_gaps,
     flops=lambda shapes: 3 * shapes[0][0] ** 2,
@@ -498,6 +515,8 @@ svd_project: Callable[..., Expr] = declare(Operation(
     doc="diag(Uᵀ E V) for the thin SVD of A (the singular values' derivative)",
     shape=_project_shape,
     numpy=_project_kernel,
+    array_api=svd_project_portable,
+    stacks=True,
     arity=2,
     dtype=_real,
     canonical=_zero_canonical(lambda a, e: (*e.shape[:-2], min(a.shape))),
@@ -515,6 +534,8 @@ svd_lift: Callable[..., Expr] = declare(Operation(
     doc="U diag(c) Vᵀ for the thin SVD of A (the transpose of svd_project)",
     shape=_lift_shape,
     numpy=_lift_kernel,
+    array_api=svd_lift_portable,
+    stacks=True,
     arity=2,
     dtype=_real,
     canonical=_zero_canonical(lambda a, c: (*c.shape[:-1], *a.shape)),
@@ -590,6 +611,8 @@ svd_power: Callable[..., Expr] = declare(Operation(
     doc="U diag(s ** p) Vh for the thin SVD of A (p = 0: the polar factor U Vh)",
     shape=lambda shapes, attrs: _check2(shapes[0]),
     numpy=_power_kernel,
+    array_api=svd_power_portable,
+    stacks=True,
     attrs=("p",),
     check=lambda attrs: {"p": float(attrs["p"])},
     dtype=_real,

@@ -27,6 +27,8 @@ the gradient of a function of a symmetric matrix is symmetric (DESIGN.md §1).
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -34,18 +36,22 @@ import numpy as np
 
 from matgrad._types import FloatArray as Array
 from matgrad._types import Shape
-from matgrad.errors import InvalidArgumentError, ShapeError
+from matgrad.errors import InvalidArgumentError, NonFiniteError, ShapeError
 from matgrad.ir.apply import Apply, Fuzz, Language, Linear, Notation, Operation, Sample
 from matgrad.ir.expr import Expr, Zero, add, as_expr, constant, einsum_node, zeros
 from matgrad.ops.core import transpose
 from matgrad.ops.registry import declare, operation, register_numpy
 from matgrad.ops.spectral_numerics import (
     DECOMPOSITIONS,
+    DELTA,
+    TAYLOR_TERMS,
+    ScalarFunction,
     batch_labels,
     batch_ndim,
     batch_shape,
     check_distinct,
     cubic_flops,
+    dd_tensor,
     eigh_cached,
     entrywise_square,
     real_dtype,
@@ -77,6 +83,178 @@ def _eigvalsh(a: Any) -> Array:
 
 def _eigvecsh(a: Any) -> Array:
     return np.array(eigh_cached(np.asarray(a))[1])
+
+
+# =====================================================================================
+# Portable kernels (any array engine, batched over leading axes; Operation.array_api)
+# =====================================================================================
+
+
+def lower_symmetric(ns: Any, a: Any) -> Any:
+    """The symmetric matrix whose lower triangle is ``a``'s (what LAPACK reads with
+    ``UPLO='L'``; JAX would symmetrize ``a`` itself), on any engine."""
+    n = a.shape[-1]
+    below = ns.asarray(np.tril(np.ones((n, n)), -1), like=a)
+    diag = ns.asarray(np.eye(n), like=a)
+    low = a * below
+    return low + ns.matrix_transpose(low) + a * diag
+
+
+def checked_finite(ns: Any, x: Any, core: int, fail: Callable[[], None]) -> Any:
+    """``x``, after the check that its entries are finite (``fail()`` raises): on Dask
+    block by block in the lazy graph; elsewhere on one flag copied to the host."""
+    if ns.name == "dask":
+        return ns.checked(lambda b: None if np.all(np.isfinite(b)) else fail(), x, core)
+    ns.checked(lambda flag: None if bool(flag) else fail(), ns.all(ns.isfinite(x)), 0)
+    return x
+
+
+def finite_or_raise(ns: Any, result: Any, what: str) -> Any:
+    """``result``, checked finite on the engines that return NaN/inf where NumPy's
+    LAPACK call raises ``LinAlgError`` (JAX, CuPy)."""
+    if ns.name in ("numpy", "torch", "dask"):
+        return result
+
+    def fail() -> None:
+        raise np.linalg.LinAlgError(f"{what}: the matrix is singular or not positive definite")
+
+    return checked_finite(ns, result, 2, fail)
+
+
+def with_extra_axes(ns: Any, t: Any, lead: tuple[int, ...], extra: int, core: int) -> Any:
+    """``t`` (batch axes ``lead``, then ``core`` axes) with ``extra`` unit axes between,
+    to broadcast against an operand that has ``extra`` direction axes there."""
+    shape = (*lead, *([1] * extra), *t.shape[t.ndim - core:])
+    return ns.reshape(t, shape)
+
+
+def eigh_portable(ns: Any, a: Any) -> tuple[Any, Any]:
+    """``(λ ascending, V)`` of the symmetric matrix whose lower triangle is ``a``'s."""
+    w, v = ns.linalg.eigh(lower_symmetric(ns, a))
+    return w, v
+
+
+def _values_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    return lambda a: ns.linalg.eigvalsh(lower_symmetric(ns, a))
+
+
+def _vectors_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    return lambda a: eigh_portable(ns, a)[1]
+
+
+def gaps_portable(ns: Any, w: Any, square: bool, what: str, nonzero: bool) -> Any:
+    """``1/(w_j − w_i)`` (``square``: ``1/(w_j² − w_i²)``), 0 on the diagonal, after the
+    check that no two of ``w`` tie (:func:`check_distinct`: on the host, or on Dask
+    inside the lazy graph)."""
+    w = ns.checked(lambda x: check_distinct(x, what, nonzero=nonzero), w, 1)
+    n = w.shape[-1]
+    eye = ns.asarray(np.eye(n), like=w)
+    diff = w[..., None, :] - w[..., :, None]
+    if square:
+        diff = diff * (w[..., None, :] + w[..., :, None])
+    return (1 - eye) / (diff + eye)
+
+
+def _gaps_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    return lambda w: gaps_portable(ns, w, False, "inverse_gaps (eigenvector derivatives)",
+                                   False)
+
+
+def _project_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    def kernel(a: Any, e: Any) -> Any:
+        v = with_extra_axes(ns, eigh_portable(ns, a)[1], tuple(a.shape[:-2]),
+                            e.ndim - a.ndim, 2)
+        s = (e + ns.matrix_transpose(e)) / 2
+        return ns.sum(v * ns.matmul(s, v), axis=-2)
+
+    return kernel
+
+
+def _lift_portable(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    def kernel(a: Any, c: Any) -> Any:
+        v = with_extra_axes(ns, eigh_portable(ns, a)[1], tuple(a.shape[:-2]),
+                            c.ndim - a.ndim + 1, 2)
+        return ns.matmul(v * c[..., None, :], ns.matrix_transpose(v))
+
+    return kernel
+
+
+def scalar_portable(ns: Any, f: ScalarFunction, x: Any) -> Any:
+    if f.kind != "power":
+        return getattr(ns, f.kind)(x)
+    return ns.ones_like(x) if f.p == 0 else x**f.p
+
+
+def _taylor_portable(ns: Any, f: ScalarFunction, nodes: list[Any]) -> Any:
+    """:func:`_taylor` with all ``TAYLOR_TERMS`` terms: coefficients as functions of
+    the nodes' mean ``m``, complete homogeneous polynomials by their recurrence."""
+    r = len(nodes) - 1
+    m = sum(nodes[1:], nodes[0]) / (r + 1)
+    ks = range(r, r + TAYLOR_TERMS + 1)
+    s: Any = 1.0
+    if f.kind == "exp":
+        coeff = [ns.exp(m) / float(math.factorial(k)) for k in ks]
+    elif f.kind in ("sin", "cos"):
+        shift = 0.0 if f.kind == "sin" else math.pi / 2
+        coeff = [ns.sin(m + (shift + k * math.pi / 2)) / float(math.factorial(k)) for k in ks]
+    else:
+        nonzero = m != 0
+        s = ns.where(nonzero, m, 1.0)
+        if f.kind == "log":
+            coeff = [(1.0 if k % 2 else -1.0) / (k * s**r) for k in ks]
+        else:
+            scaled = s ** (f.p - r) if f.p != r else ns.ones_like(m)
+            coeff = [ns.where(nonzero, math.prod((f.p - j) / (j + 1) for j in range(k)) * scaled,
+                              1.0 if k == f.p else 0.0) for k in ks]
+    h = [ns.ones_like(m)] + [ns.zeros_like(m)] * TAYLOR_TERMS
+    for x in nodes:
+        t = (x - m) / s
+        for q in range(1, TAYLOR_TERMS + 1):
+            h[q] = h[q] + t * h[q - 1]
+    return sum((c * hq for c, hq in zip(coeff[1:], h[1:])), coeff[0] * h[0])
+
+
+def _dd_portable(ns: Any, f: ScalarFunction, nodes: list[Any]) -> Any:
+    """:func:`_dd_sorted` on sorted node arrays: the quotient recurrence where the
+    nodes spread more than ``DELTA`` times their scale, the Taylor series elsewhere."""
+    if len(nodes) == 1:
+        return scalar_portable(ns, f, nodes[0])
+    spread = nodes[-1] - nodes[0]
+    scale = ns.maximum(ns.abs(nodes[0]), ns.abs(nodes[-1])) if f.kind in ("power", "log") \
+        else 1.0
+    near = spread <= DELTA * scale
+    far = (_dd_portable(ns, f, nodes[1:]) - _dd_portable(ns, f, nodes[:-1])) \
+        / ns.where(near, 1.0, spread)
+    return ns.where(near, _taylor_portable(ns, f, nodes), far)
+
+
+def _dd_each(f: ScalarFunction, r: int, w: Any) -> Array:
+    n = w.shape[-1]
+    flat = [dd_tensor(f, v, r) for v in np.reshape(w, (-1, n))]
+    return np.reshape(np.stack(flat), (*w.shape[:-1], *(n,) * (r + 1)))
+
+
+def dd_tensor_portable(ns: Any, f: ScalarFunction, w: Any, r: int) -> Any:
+    """:func:`dd_tensor` of the last axis of ``w`` on any engine (leading axes: batch);
+    the checks of ``f``'s domain and of overflow on the host (on Dask, lazily)."""
+    lead, n = tuple(w.shape[:-1]), w.shape[-1]
+    if ns.name == "dask":  # NumPy's on the small vectors, one lazy task: far fewer tasks
+        shape = (*lead, *(n,) * (r + 1))  # than the entrywise series below
+        return ns.linalg.apply(functools.partial(_dd_each, f, r), shape, w.dtype)(w)
+    what = f"divided differences of {f}"
+    w = ns.checked(lambda x: f.check(x, what), w, 1)
+    nodes = [ns.reshape(w, (*lead, *(n if j == k else 1 for j in range(r + 1))))
+             for k in range(r + 1)]
+    for top in range(r, 0, -1):  # sorted, as min/max pairs (a sorting network)
+        for j in range(top):
+            nodes[j], nodes[j + 1] = (ns.minimum(nodes[j], nodes[j + 1]),
+                                      ns.maximum(nodes[j], nodes[j + 1]))
+    out = _dd_portable(ns, f, nodes)
+
+    def fail() -> None:
+        raise NonFiniteError(f"{what} overflow at these eigenvalues")
+
+    return checked_finite(ns, ns.broadcast_to(out, (*lead, *(n,) * (r + 1))), r + 1, fail)
 
 
 # =====================================================================================
@@ -135,6 +313,8 @@ eigh_values: Callable[..., Expr] = declare(Operation(
     doc="eigenvalues of a symmetric matrix (lower triangle read), ascending",
     shape=lambda shapes, attrs: (square_size(shapes[0], "eigvalsh"),),
     numpy=_eigvalsh,
+    array_api=_values_portable,
+    stacks=True,
     dtype=real_dtype,
     differential=_d_eigh_values,
     flops=lambda shapes: 4 * shapes[0][0] ** 3,
@@ -153,6 +333,8 @@ eigh_vectors: Callable[..., Expr] = declare(Operation(
     doc="orthonormal eigenvectors of a symmetric matrix (columns, NumPy's signs)",
     shape=lambda shapes, attrs: (square_size(shapes[0], "eigh"),) * 2,
     numpy=_eigvecsh,
+    array_api=_vectors_portable,
+    stacks=True,
     dtype=real_dtype,
     differential=_d_eigh_vectors,
     flops=cubic_flops,
@@ -169,6 +351,8 @@ inverse_gaps: Callable[..., Expr] = declare(Operation(
     doc="F[i, j] = 1/(w[j] − w[i]), 0 on the diagonal; raises where values repeat",
     shape=lambda shapes, attrs: (shapes[0][0],) * 2 if len(shapes[0]) == 1 else _not_vector(),
     numpy=_inverse_gaps,
+    array_api=_gaps_portable,
+    stacks=True,
     dtype=real_dtype,
     differential=_d_inverse_gaps,
     flops=lambda shapes: shapes[0][0] ** 2,
@@ -315,6 +499,8 @@ eigh_project: Callable[..., Expr] = declare(Operation(
     doc="diag(Vᵀ sym(E) V) for the eigenvectors V of A (the eigenvalues' derivative)",
     shape=_project_shape,
     numpy=_project_kernel,
+    array_api=_project_portable,
+    stacks=True,
     dtype=real_dtype,
     arity=2,
     canonical=_project_canonical,
@@ -331,6 +517,8 @@ eigh_lift: Callable[..., Expr] = declare(Operation(
     doc="V diag(c) Vᵀ for the eigenvectors V of A (the transpose of eigh_project)",
     shape=_lift_shape,
     numpy=_lift_kernel,
+    array_api=_lift_portable,
+    stacks=True,
     dtype=real_dtype,
     arity=2,
     canonical=_lift_canonical,

@@ -38,7 +38,14 @@ from matgrad.ir.apply import Apply, Fuzz, Language, Linear, Notation, Operation,
 from matgrad.ir.expr import Expr, Zero, add, as_expr, delta, einsum_node, is_symmetric, zeros
 from matgrad.ops.core import matmul, trace
 from matgrad.ops.registry import declare, language_function, operation
-from matgrad.ops.spectral import eigh_values, eigh_vectors
+from matgrad.ops.spectral import (
+    dd_tensor_portable,
+    eigh_portable,
+    eigh_values,
+    eigh_vectors,
+    scalar_portable,
+    with_extra_axes,
+)
 from matgrad.ops.spectral_numerics import (
     ScalarFunction,
     batch_labels,
@@ -100,6 +107,65 @@ def frechet_explicit(
 # =====================================================================================
 
 
+# ---- portable kernels (any array engine, batched over leading axes) -------------------
+
+
+def _dd_array_api(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    return lambda w: dd_tensor_portable(ns, attrs["f"], w, attrs["r"])
+
+
+def _function_array_api(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    f = attrs["f"]
+
+    def kernel(a: Any) -> Any:
+        w, v = eigh_portable(ns, a)
+        w = ns.checked(lambda x: f.check(x, f"eigh_function(A, {f})"), w, 1)
+        values = scalar_portable(ns, f, w)
+        return ns.matmul(v * values[..., None, :], ns.matrix_transpose(v))
+
+    return kernel
+
+
+def _rotated_portable(ns: Any, v: Any, e: Any, lead: tuple[int, ...]) -> Any:
+    """``Vᵀ sym(E) V`` with ``V`` widened over ``E``'s direction axes."""
+    v = with_extra_axes(ns, v, lead, e.ndim - len(lead) - 2, 2)
+    s = (e + ns.matrix_transpose(e)) / 2
+    return ns.matmul(ns.matmul(ns.matrix_transpose(v), s), v), v
+
+
+def _frechet1_array_api(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    f = attrs["f"]
+
+    def kernel(a: Any, e: Any) -> Any:
+        lead = tuple(a.shape[:-2])
+        w, v = eigh_portable(ns, a)
+        k = with_extra_axes(ns, dd_tensor_portable(ns, f, w, 1), lead, e.ndim - a.ndim, 2)
+        p, v = _rotated_portable(ns, v, e, lead)
+        return ns.matmul(ns.matmul(v, k * p), ns.matrix_transpose(v))
+
+    return kernel
+
+
+def _frechet2_array_api(ns: Any, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    f = attrs["f"]
+
+    def kernel(a: Any, e1: Any, e2: Any) -> Any:
+        lead, n = tuple(a.shape[:-2]), a.shape[-1]
+        w, v = eigh_portable(ns, a)
+        t = dd_tensor_portable(ns, f, w, 2)
+        b1, b2 = tuple(e1.shape[len(lead):-2]), tuple(e2.shape[len(lead):-2])
+        p1 = ns.reshape(_rotated_portable(ns, v, e1, lead)[0], (*lead, -1, n, n))
+        p2 = ns.reshape(_rotated_portable(ns, v, e2, lead)[0], (*lead, -1, n, n))
+        z = "Z" if lead else ""
+        y = (ns.einsum(f"{z}ikj,{z}Pik,{z}Qkj->{z}PQij", t, p1, p2)
+             + ns.einsum(f"{z}ikj,{z}Qik,{z}Pkj->{z}PQij", t, p2, p1))
+        vv = with_extra_axes(ns, v, lead, 2, 2)
+        out = ns.matmul(ns.matmul(vv, y), ns.matrix_transpose(vv))
+        return ns.reshape(out, (*lead, *b1, *b2, n, n))
+
+    return kernel
+
+
 def _check_dd(attrs: Mapping[str, Any]) -> dict[str, Any]:
     r = attrs["r"]
     if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1:
@@ -149,6 +215,8 @@ divided_difference: Callable[..., Expr] = declare(Operation(
     doc="T[i0, ..., ir] = f[w[i0], ..., w[ir]], the divided differences of f (f⁽ʳ⁾/r! at ties)",
     shape=_dd_shape,
     numpy=_dd_kernel,
+    array_api=_dd_array_api,
+    stacks=True,
     attrs=("f", "r"),
     check=_check_dd,
     dtype=real_dtype,
@@ -230,6 +298,8 @@ eigh_function: Callable[..., Expr] = declare(Operation(
     doc="f(A) = V diag(f(λ)) Vᵀ for a symmetric A (lower triangle read)",
     shape=lambda shapes, attrs: (square_size(shapes[0], "eigh_function"),) * 2,
     numpy=_function_kernel,
+    array_api=_function_array_api,
+    stacks=True,
     attrs=("f",),
     check=_check_f,
     dtype=real_dtype,
@@ -403,6 +473,8 @@ eigh_frechet1: Callable[..., Expr] = declare(Operation(
     doc="the Fréchet derivative D f(A)[E] of the symmetric matrix function f (Daleckii–Krein)",
     shape=_frechet_shape,
     numpy=_frechet1_kernel,
+    array_api=_frechet1_array_api,
+    stacks=True,
     arity=2,
     attrs=("f",),
     check=_check_f,
@@ -425,6 +497,8 @@ eigh_frechet2: Callable[..., Expr] = declare(Operation(
     doc="the second Fréchet derivative D²f(A)[E1, E2] of the symmetric matrix function f",
     shape=_frechet_shape,
     numpy=_frechet2_kernel,
+    array_api=_frechet2_array_api,
+    stacks=True,
     arity=3,
     attrs=("f",),
     check=_check_f,

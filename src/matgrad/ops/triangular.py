@@ -73,6 +73,31 @@ def _solve(a: Any, b: Any, trans: int, lower: bool, unit_diagonal: bool) -> Any:
     return np.asarray(x).reshape(b.shape)
 
 
+def _solve_portable(ns: Any, attrs: Any) -> Callable[..., Any]:
+    """``op(T)⁻¹ B`` on any engine: the triangle ``T`` (unit diagonal if asked) masked
+    out of ``A`` — as SciPy reads only it — and ``B``'s trailing axes as columns;
+    a leading batch axis on both operands."""
+    trans, lower, unit = attrs["trans"], attrs["lower"], attrs["unit_diagonal"]
+
+    def kernel(a: Any, b: Any) -> Any:
+        n = a.shape[-1]
+        lead = tuple(a.shape[:-2])
+        keep = np.tril(np.ones((n, n)), -1 if unit else 0)
+        if not lower:
+            keep = keep.T
+        t = a * ns.asarray(keep, like=a)
+        if unit:
+            t = t + ns.asarray(np.eye(n), like=a)
+        low = lower
+        if trans:
+            t, low = ns.matrix_transpose(t), not lower
+        flat = ns.reshape(b, (*lead, n, -1))
+        x = ns.linalg.solve_triangular(t, flat, lower=low)
+        return ns.reshape(x, tuple(b.shape))
+
+    return kernel
+
+
 def _triangle(node: Apply, da: Expr) -> Expr:
     """The part of ``dA`` that the solve reads."""
     attrs = node.attrs
@@ -150,6 +175,8 @@ _SOLVE = Operation(
     check=_check,
     shape=_shape,
     numpy=_solve,
+    array_api=_solve_portable,
+    stacks=True,
     differential=_d_solve_triangular,
     linear=Linear(_push, _pull),
     flops=lambda shapes: int(shapes[0][0] ** 2 * np.prod(shapes[1][1:], dtype=np.int64)),
