@@ -74,6 +74,9 @@ class Namespace:
     name = "numpy"
     jit_errors: tuple[type[BaseException], ...] = ()
     """What a compiled run raises where a kernel reads values (then it runs eagerly)."""
+    runtime_errors: tuple[type[BaseException], ...] = ()
+    """What a compiled run raises where a check inside it failed (then that call
+    runs eagerly, raising matgrad's error)."""
 
     def __init__(self) -> None:
         self.xp: Any = np
@@ -495,6 +498,7 @@ class _Jax(Namespace):
         errors = _import("jax.errors", "jax")
         self.jit_errors = (errors.ConcretizationTypeError, errors.TracerArrayConversionError,
                            errors.TracerBoolConversionError, errors.TracerIntegerConversionError)
+        self.runtime_errors = (errors.JaxRuntimeError,)
         self.linalg = _JaxLinalg(self)
 
     def owns(self, value: Any) -> bool:

@@ -253,6 +253,10 @@ class PortablePlan:
             # a kernel that reads values (a check for ties, say) cannot be compiled
             self._compiled = None
             return self._evaluate(list(inputs), consts)
+        except self.ns.runtime_errors:
+            # a check failed inside the compiled plan: run eagerly, which raises it
+            # as matgrad's error (DegenerateSpectrumError, say), not the engine's
+            return self._evaluate(list(inputs), consts)
 
     def _evaluate(self, inputs: list[Any], consts: list[Any]) -> list[Any]:
         vals: list[Any] = [None] * self.n_slots
