@@ -4,7 +4,6 @@ forms derived by hand.  Each engine's tests skip when it is not installed."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gpu_engines import gpus
 
 import matgrad as mg
 from matgrad.compiler import backends
@@ -300,27 +300,13 @@ def test_an_operation_without_a_portable_kernel_is_refused_by_name() -> None:
 def test_gpu_engines() -> None:
     """Runs only where a GPU is: the same gradient on CUDA tensors and CuPy arrays,
     results on the device."""
-    ran = False
-    torch = importlib.util.find_spec("torch") and importlib.import_module("torch")
-    if torch and torch.cuda.is_available():
-        args = [torch.tensor(a, device="cuda") for a in (W0, X0, Y0)]
-        g = mg.grad(logistic_loss)(*args)
-        assert g.device.type == "cuda"
-        close(g.cpu().numpy(), mg.grad(logistic_loss)(W0, X0, Y0))
-        ran = True
-    if importlib.util.find_spec("cupy"):
-        cp = importlib.import_module("cupy")
-        try:
-            count = cp.cuda.runtime.getDeviceCount()
-        except Exception:  # no driver
-            count = 0
-        if count:
-            g = mg.grad(logistic_loss)(*[cp.asarray(a) for a in (W0, X0, Y0)])
-            assert isinstance(g, cp.ndarray)
-            close(cp.asnumpy(g), mg.grad(logistic_loss)(W0, X0, Y0))
-            ran = True
-    if not ran:
+    engines = gpus()
+    if not engines:
         pytest.skip("no GPU here (torch.cuda unavailable, no CuPy device)")
+    for _, to, back in engines:
+        g = mg.grad(logistic_loss)(*[to(a) for a in (W0, X0, Y0)])
+        assert not isinstance(g, np.ndarray)  # on the device
+        close(back(g), mg.grad(logistic_loss)(W0, X0, Y0))
 
 
 def test_an_engine_array_in_the_closure_says_to_pass_it() -> None:
@@ -330,3 +316,18 @@ def test_an_engine_array_in_the_closure_says_to_pass_it() -> None:
         mg.grad(lambda w: np.sum(X @ w))(np.ones(3))
     g = mg.grad(lambda w, X: np.sum(X @ w))(torch.ones(3, dtype=torch.float64), X)
     close(g.numpy(), 5 * np.ones(3))
+
+
+def test_vmap_refuses_bad_axes() -> None:
+    X = mg.Matrix("X", (2, 2))
+    plan = mg.compile(X @ X)
+    with pytest.raises(InvalidArgumentError, match=r"one per input \(X\)"):
+        mg.vmap(plan, (0, 0))
+    with pytest.raises(InvalidArgumentError, match="batches no input"):
+        mg.vmap(plan, None)
+    with pytest.raises(InvalidArgumentError, match="vmap of a vmap"):
+        mg.vmap(mg.vmap(plan))
+    with pytest.raises(InvalidArgumentError, match="batches no argument"):
+        mg.vmap(lambda x: x, (None,))(np.ones(2))
+    with pytest.raises(BindingError, match="batch"):
+        mg.vmap(plan)(np.ones((2, 3, 3)))

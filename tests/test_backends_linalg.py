@@ -9,14 +9,13 @@ it is not installed."""
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 import os
 import warnings
 from typing import Any
 
 import numpy as np
 import pytest
+from gpu_engines import gpus
 
 import matgrad as mg
 from matgrad.compiler import compile as mg_compile
@@ -242,32 +241,13 @@ def test_every_operation_of_the_families_is_covered() -> None:
     assert missing == []
 
 
-def _gpus() -> list[tuple[str, Any, Any]]:
-    """``(name, to, back)`` for each GPU engine present (CUDA torch, CuPy)."""
-    found: list[tuple[str, Any, Any]] = []
-    if importlib.util.find_spec("torch"):
-        torch = importlib.import_module("torch")
-        if torch.cuda.is_available():
-            found.append(("torch", lambda a: torch.tensor(np.asarray(a), device="cuda"),
-                          lambda v: v.cpu().numpy()))
-    if importlib.util.find_spec("cupy"):
-        cp = importlib.import_module("cupy")
-        try:
-            count = cp.cuda.runtime.getDeviceCount()
-        except Exception:  # no driver
-            count = 0
-        if count:
-            found.append(("cupy", cp.asarray, cp.asnumpy))
-    return found
-
-
 @pytest.mark.gpu
 def test_on_a_gpu() -> None:
     """Where a GPU is: the first sample of every operation, value and first derivative,
     on CUDA tensors and CuPy arrays, results on the device (spec samples are invariant
     to eigen/singular vector signs, which GPU solvers may choose differently).  CuPy has
     no general eigensolver and no logm/sqrtm: those are refused by name."""
-    engines = _gpus()
+    engines = gpus()
     if not engines:
         pytest.skip("no GPU here (torch.cuda unavailable, no CuPy device)")
     for engine, to, back in engines:

@@ -127,18 +127,10 @@ class Batched:
     one plan (:func:`vmap`)."""
 
     def __init__(self, program: Compiled | CompiledTuple, in_axes: Any = 0) -> None:
-        n = len(program.symbols)
-        axes = (in_axes,) * n if in_axes is None or isinstance(in_axes, int) else tuple(in_axes)
-        if len(axes) != n or any(a not in (0, None) for a in axes):
-            raise InvalidArgumentError(
-                f"in_axes must be 0, None, or a sequence of {n} of them (one per input "
-                f"{', '.join(s.name for s in program.symbols)}), got {in_axes!r}"
-            )
-        if all(a is None for a in axes):
-            raise InvalidArgumentError("in_axes batches no input")
+        names = ", ".join(s.name for s in program.symbols)
         self.program = program
-        self.in_axes = axes
-        self._flags = tuple(a == 0 for a in axes)
+        self._flags = batched_inputs(in_axes, len(program.symbols), f"input ({names})")
+        self.in_axes = tuple(0 if b else None for b in self._flags)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         program = self.program
@@ -148,6 +140,20 @@ class Batched:
 
     def __repr__(self) -> str:
         return f"<vmap of {self.program!r}, in_axes={self.in_axes}>"
+
+
+def batched_inputs(in_axes: Any, n: int, what: str) -> tuple[bool, ...]:
+    """``in_axes`` (``0``, ``None``, or one of them per each of ``n`` inputs) as
+    flags: which inputs have the leading batch axis."""
+    axes = (in_axes,) * n if in_axes is None or isinstance(in_axes, int) else tuple(in_axes)
+    if len(axes) != n or any(a not in (0, None) for a in axes):
+        raise InvalidArgumentError(
+            f"in_axes must be 0, None, or a sequence of {n} of them (one per {what}), "
+            f"got {in_axes!r}"
+        )
+    if all(a is None for a in axes):
+        raise InvalidArgumentError(f"in_axes batches no {what.split(' ')[0]}")
+    return tuple(a == 0 for a in axes)
 
 
 def vmap(program: Compiled | CompiledTuple, in_axes: Any = 0) -> Batched:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from matgrad.calculus.simplify import simplify
-from matgrad.compiler import Batched, Compiled, CompiledTuple, compile
+from matgrad.compiler import Batched, Compiled, CompiledTuple, batched_inputs, compile
 from matgrad.compiler import vmap as vmap_plan
 from matgrad.errors import InvalidArgumentError, NotCallableError
 from matgrad.function_api.tracing import Traced
@@ -53,15 +53,7 @@ def vmap(f: Any, in_axes: Any = 0) -> Any:
 
 
 def _axes(in_axes: Any, n: int) -> tuple[bool, ...]:
-    axes = (in_axes,) * n if in_axes is None or isinstance(in_axes, int) else tuple(in_axes)
-    if len(axes) != n or any(a not in (0, None) for a in axes):
-        raise InvalidArgumentError(
-            f"in_axes must be 0, None, or a sequence of {n} of them (one per argument), "
-            f"got {in_axes!r}"
-        )
-    if all(a is None for a in axes):
-        raise InvalidArgumentError("in_axes batches no argument")
-    return tuple(a == 0 for a in axes)
+    return batched_inputs(in_axes, n, "argument")
 
 
 def _examples(args: Sequence[Any], flags: Sequence[bool]) -> list[Any]:
