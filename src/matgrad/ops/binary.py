@@ -23,7 +23,7 @@ from matgrad._types import Shape
 from matgrad.ir.apply import Apply, Fuzz, Language, Notation, Operation, Sample, same_shape
 from matgrad.ir.expr import Constant, Expr, Zero, add, as_expr, einsum_node, ones, zeros
 from matgrad.ops.core import _broadcast_shape, _broadcast_to
-from matgrad.ops.elementwise import exp, exp2, log, power
+from matgrad.ops.elementwise import exp, exp2, log, power, sigmoid
 from matgrad.ops.piecewise import broadcasting, equal, ordered_dtype, where
 from matgrad.ops.registry import declare
 
@@ -153,11 +153,13 @@ pow: Callable[..., Expr] = declare(
 
 
 def _d_logaddexp(node: Expr, d: tuple[Expr, ...]) -> Expr:
-    """``d log(eᵃ + eᵇ) = e^(a−f) ⊙ da + e^(b−f) ⊙ db`` with ``f = logaddexp(a, b)``:
-    softmax weights, each in (0, 1), computed without overflow."""
+    """``d log(eᵃ + eᵇ) = σ(a−b) ⊙ da + σ(b−a) ⊙ db``: the softmax weights
+    ``eᵃ / (eᵃ + eᵇ) = σ(a − b)``, each in (0, 1), computed without overflow by
+    one logistic function (``e^(a − logaddexp(a, b))`` is the same number, for
+    three transcendental functions an entry)."""
     assert isinstance(node, Apply)
     a, b = node.args
-    return _weighted(node, d, lambda: exp(_minus(a, node)), lambda: exp(_minus(b, node)))
+    return _weighted(node, d, lambda: sigmoid(_minus(a, b)), lambda: sigmoid(_minus(b, a)))
 
 
 def _d_logaddexp2(node: Expr, d: tuple[Expr, ...]) -> Expr:
