@@ -331,3 +331,15 @@ def test_vmap_refuses_bad_axes() -> None:
         mg.vmap(lambda x: x, (None,))(np.ones(2))
     with pytest.raises(BindingError, match="batch"):
         mg.vmap(plan)(np.ones((2, 3, 3)))
+
+
+def test_logistic_function_at_the_ends(engine: Engine) -> None:
+    """σ and its derivative where exp overflows: exact limits, no nan."""
+    x = mg.Vector("x", 7)
+    v = np.array([-1000.0, -40.0, -1.0, 0.0, 1.0, 40.0, 1000.0])
+    by_hand = np.array([0.0, 1 / (1 + np.exp(40.0)), 1 / (1 + np.e), 0.5, 1 / (1 + np.exp(-1.0)),
+                        1 / (1 + np.exp(-40.0)), 1.0])
+    value = engine.back(mg.compile(mg.sigmoid(x))(engine.to(v)))
+    slope = engine.back(mg.compile(mg.derivative(mg.sum(mg.sigmoid(x)), x))(engine.to(v)))
+    np.testing.assert_allclose(value, by_hand, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(slope, by_hand * (1 - by_hand), rtol=1e-12, atol=0)

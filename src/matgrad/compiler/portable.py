@@ -95,12 +95,16 @@ class PortablePlan:
         needed = [n for n in order if not depends[n.uid] and n.uid in read]
         # zeros and ones read only by entrywise functions of an input are scalars
         # (broadcast), not arrays as long as the data: logaddexp(0, z) on 10⁸ rows
+        parents: dict[int, list[Expr]] = {}
+        for p in order:
+            for c in p.children:
+                parents.setdefault(c.uid, []).append(p)
+        root_ids = {r.uid for r in roots}
         scalars = {
             n.uid for n in needed
-            if isinstance(n, (Zero, Ones)) and n.uid not in {r.uid for r in roots} and all(
-                isinstance(p, Apply) and p.op.elementwise
-                and any(depends[c.uid] for c in p.children)
-                for p in order if any(c.uid == n.uid for c in p.children)
+            if isinstance(n, (Zero, Ones)) and n.uid not in root_ids and all(
+                isinstance(p, Apply) and p.op.elementwise and depends[p.uid]
+                for p in parents.get(n.uid, ())
             )
         }
         self.const_slots: list[tuple[int, Any]] = []
@@ -115,14 +119,11 @@ class PortablePlan:
             self.const_slots.append((slot, value))
         self._device_constants: dict[Any, list[Any]] = {}
         # c · einsum(...) used once: the scale goes into the smallest operand
-        uses: dict[int, int] = {r.uid: 1 for r in roots}
-        for p in order:
-            for c in p.children:
-                uses[c.uid] = uses.get(c.uid, 0) + 1
         self._scale: dict[int, complex | float] = {
             p.terms[0].uid: _number(p.coeffs[0]) for p in order
             if isinstance(p, Add) and len(p.terms) == 1 and isinstance(p.terms[0], Einsum)
-            and uses.get(p.terms[0].uid) == 1 and depends[p.uid]
+            and p.terms[0].uid not in root_ids and len(parents[p.terms[0].uid]) == 1
+            and depends[p.uid]
         }
         self.steps: list[Step] = []
         unsupported: list[str] = []

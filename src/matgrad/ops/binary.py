@@ -23,7 +23,7 @@ from matgrad._types import Shape
 from matgrad.ir.apply import Apply, Fuzz, Language, Notation, Operation, Sample, same_shape
 from matgrad.ir.expr import Constant, Expr, Zero, add, as_expr, einsum_node, ones, zeros
 from matgrad.ops.core import _broadcast_shape, _broadcast_to
-from matgrad.ops.elementwise import exp, exp2, log, power, sigmoid
+from matgrad.ops.elementwise import exp2, log, power, sigmoid
 from matgrad.ops.piecewise import broadcasting, equal, ordered_dtype, where
 from matgrad.ops.registry import declare
 

@@ -208,7 +208,12 @@ def _sigmoid(x: Any) -> Any:
 
 
 def _sigmoid_portable(ns: Any, attrs: Any) -> Callable[..., Any]:
-    """The overflow-free logistic function on any array engine (as ``_sigmoid``)."""
+    """The logistic function on any array engine.  Where ``exp`` overflows to
+    ``inf`` without a warning (torch, JAX, CuPy), ``1 / (1 + e⁻ˣ)`` is exact at
+    both ends (``1/inf = 0``) and the cheapest; NumPy's chunks (NumPy, Dask) would
+    warn, so there ``exp`` only sees ``−|x|``, as in ``_sigmoid``."""
+    if ns.name not in ("numpy", "dask"):
+        return lambda x: 1 / (1 + ns.exp(-x))
 
     def kernel(x: Any) -> Any:
         e = ns.exp(-ns.abs(x))
