@@ -316,6 +316,8 @@ def _program(
         if free:
             body.append(f"    del {', '.join(f'v{i}' for i in free)}")
     source = _source(n_inputs, shapes, body, [ref(r) for r in roots], copies, single)
+    # the source holds generated identifiers only (v3, K2, ...); kernels, constants
+    # and shapes are in the namespace, so no user text (a symbol name) reaches exec
     exec(builtins.compile(source, "<matgrad plan>", "exec"), namespace)
     return namespace["run"], namespace["fast"], namespace["call"]
 

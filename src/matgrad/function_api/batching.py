@@ -44,8 +44,6 @@ def vmap(f: Any, in_axes: Any = 0) -> Any:
     if isinstance(f, (Compiled, CompiledTuple)):
         return vmap_plan(f, in_axes)
     if isinstance(f, _Transform):
-        if not hasattr(f, "_compiled"):
-            raise InvalidArgumentError(f"vmap cannot batch {f.what}")
         return _BatchedTransform(f, in_axes)
     if callable(f):
         return _BatchedFunction(f, in_axes)

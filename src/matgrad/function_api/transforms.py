@@ -171,6 +171,38 @@ class _Transform:
             values = [*values, *traced.captured]
         return traced, values
 
+    def __call__(self, *args: Any) -> Any:
+        values, key, ((nums, single), plan) = self._prepare(args)
+        if plan is None:
+            plan, values = self._compiled(values, key, nums)
+        return self._finish(plan(*values), single)
+
+    def _compiled(
+        self, values: list[Any], key: tuple[Any, ...], nums: tuple[int, ...]
+    ) -> tuple[CompiledTuple, list[Any]]:
+        """The compiled plan for these arguments (cached by the traced expression),
+        and its inputs: the arguments, then the arrays the trace captured."""
+        traced, values = self._trace(values, key)
+        self._check(traced.out)
+
+        def build() -> CompiledTuple:
+            return _compile_all(self._exprs(traced, nums), traced.inputs, self.backend)
+
+        compiled = self._cached((traced.out, nums, traced.captured_symbols), build)
+        self._keep(key, traced, compiled)
+        return compiled, values
+
+    def _check(self, out: Expr) -> None:
+        """Raise where the traced output does not suit the transform."""
+
+    def _exprs(self, traced: Traced, nums: tuple[int, ...]) -> list[Expr]:
+        """The expressions the transform compiles for a trace."""
+        raise NotImplementedError
+
+    def _finish(self, results: tuple[Any, ...], single: bool) -> Any:
+        """What a call returns, from the plan's results."""
+        return results[0] if single else results
+
     def _keep(self, key: tuple[Any, ...], traced: Traced, plan: CompiledTuple) -> None:
         """Remember the plan of a reusable trace, so that later calls go straight to it."""
         entry = self._reuse.get(key)
@@ -213,37 +245,15 @@ class _DerivativeTransform(_Transform):
         self.order = order
         self.scalar = scalar
 
-    def __call__(self, *args: Any) -> Any:
-        values, key, ((nums, single), plan) = self._prepare(args)
-        if plan is not None:
-            results = plan(*values)
-        else:
-            compiled, values = self._compiled(values, key, nums)
-            results = compiled(*values)
-        return self._finish(results, single)
-
-    def _finish(self, results: tuple[Any, ...], single: bool) -> Any:
-        return results[0] if single else results
-
-    def _compiled(
-        self, values: list[Any], key: tuple[Any, ...], nums: tuple[int, ...]
-    ) -> tuple[CompiledTuple, list[Any]]:
-        """The compiled derivatives for these arguments, and the plan's inputs."""
-        traced, values = self._trace(values, key)
-        out = traced.out
+    def _check(self, out: Expr) -> None:
         if self.scalar and out.shape != ():
             raise ShapeError(
                 f"{self.what} needs a scalar-valued function, but it returned shape {out.shape}; "
                 "use mg.jacobian for vector- or matrix-valued functions"
             )
 
-        def build() -> CompiledTuple:
-            derivs = [derivative(out, traced.symbols[k], order=self.order) for k in nums]
-            return _compile_all(derivs, traced.inputs, self.backend)
-
-        compiled = self._cached((out, nums, traced.captured_symbols), build)
-        self._keep(key, traced, compiled)
-        return compiled, values
+    def _exprs(self, traced: Traced, nums: tuple[int, ...]) -> list[Expr]:
+        return [derivative(traced.out, traced.symbols[k], order=self.order) for k in nums]
 
 
 def grad(
@@ -287,36 +297,19 @@ def hessian(
 
 
 class _ValueAndGrad(_Transform):
-    def __call__(self, *args: Any) -> tuple[Any, Any]:
-        values, key, ((nums, single), plan) = self._prepare(args)
-        if plan is not None:
-            results = plan(*values)
-        else:
-            compiled, values = self._compiled(values, key, nums)
-            results = compiled(*values)
-        return self._finish(results, single)
-
-    def _finish(self, results: tuple[Any, ...], single: bool) -> tuple[Any, Any]:
-        grads = tuple(results[1:])
-        return results[0], grads[0] if single else grads
-
-    def _compiled(
-        self, values: list[Any], key: tuple[Any, ...], nums: tuple[int, ...]
-    ) -> tuple[CompiledTuple, list[Any]]:
-        traced, values = self._trace(values, key)
-        out = traced.out
+    def _check(self, out: Expr) -> None:
         if out.shape != ():
             raise ShapeError(
                 f"value_and_grad needs a scalar-valued function, but it returned shape {out.shape}"
             )
 
-        def build() -> CompiledTuple:
-            exprs = [simplify(out), *(derivative(out, traced.symbols[k]) for k in nums)]
-            return _compile_all(exprs, traced.inputs, self.backend)
+    def _exprs(self, traced: Traced, nums: tuple[int, ...]) -> list[Expr]:
+        out = traced.out
+        return [simplify(out), *(derivative(out, traced.symbols[k]) for k in nums)]
 
-        compiled = self._cached((out, nums, traced.captured_symbols), build)
-        self._keep(key, traced, compiled)
-        return compiled, values
+    def _finish(self, results: tuple[Any, ...], single: bool) -> tuple[Any, Any]:
+        grads = tuple(results[1:])
+        return results[0], grads[0] if single else grads
 
 
 def value_and_grad(
