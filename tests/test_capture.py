@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import matgrad as mg
+from matgrad.errors import ShapeError
 from matgrad.function_api import tracing, transforms
 from matgrad.function_api.guards import guards_for
 
@@ -485,3 +486,150 @@ def test_reused_trace_of_captured_data_sees_every_change() -> None:
     y = y[: X.shape[0]]
     w16 = RNG.standard_normal(16) / 4
     np.testing.assert_allclose(g(w16), _logistic_grad(X, y, w16), rtol=1e-10)
+
+
+# ----------------------------------------------------------------------------------
+# Namespaces: guarded on the attributes the code names
+# ----------------------------------------------------------------------------------
+
+
+def _scaled(cfg: Any, x: Any) -> Any:
+    return cfg.scale * np.sum(x**2)
+
+
+def test_namespace_guarded_on_the_attributes_the_code_names(traces: list[int]) -> None:
+    cfg = SimpleNamespace(scale=2.0, unused=1.0, table=np.ones(3), tool=lambda t: t)
+    g = mg.grad(lambda x: _scaled(cfg, x))  # read through a helper, as benchmarks do
+    x = RNG.standard_normal(3)
+    np.testing.assert_allclose(g(x), 4.0 * x)
+    cfg.unused, cfg.table[0], cfg.tool, cfg.extra = 5.0, 9.0, print, object()
+    np.testing.assert_allclose(g(x), 4.0 * x)
+    assert len(traces) == 1  # nothing the trace read changed: reused
+    cfg.scale = -3.0
+    np.testing.assert_allclose(g(x), -6.0 * x)
+    del cfg.scale
+    cfg.scale = 0.5
+    np.testing.assert_allclose(g(x), 1.0 * x)
+    assert len(traces) == 3
+
+
+def test_namespace_attribute_added_later_is_seen() -> None:
+    cfg = SimpleNamespace()
+
+    def f(x: Any) -> Any:
+        try:
+            boost = cfg.boost
+        except AttributeError:
+            boost = 1.0
+        return boost * np.sum(x)
+
+    g = mg.grad(f)
+    x = np.ones(2)
+    np.testing.assert_allclose(g(x), [1.0, 1.0])
+    np.testing.assert_allclose(g(x), [1.0, 1.0])
+    cfg.boost = 5.0
+    np.testing.assert_allclose(g(x), [5.0, 5.0])
+
+
+def test_namespace_entry_function_is_walked() -> None:
+    power = 2.0
+    cfg = SimpleNamespace(f=lambda t: t**power)
+    g = mg.grad(lambda x: np.sum(cfg.f(x)))
+    x = RNG.uniform(1.0, 2.0, 3)
+    np.testing.assert_allclose(g(x), 2 * x)
+    power = 3.0
+    np.testing.assert_allclose(g(x), 3 * x**2)
+
+
+def test_namespace_read_wholesale_is_guarded_entry_by_entry(traces: list[int]) -> None:
+    """``==``, ``getattr`` with a computed name and ``vars`` read entries the code
+    never names: then every entry is guarded."""
+    cfg, reference = SimpleNamespace(a=1.0), SimpleNamespace(a=1.0)
+    g = mg.grad(lambda x: (2.0 if cfg == reference else 1.0) * np.sum(x))
+    x = np.ones(2)
+    np.testing.assert_allclose(g(x), [2.0, 2.0])
+    cfg.a = 7.0
+    np.testing.assert_allclose(g(x), [1.0, 1.0])
+
+    name = "sca" + "le"
+    ns = SimpleNamespace(scale=2.0)
+    h = mg.grad(lambda x: getattr(ns, name) * np.sum(x))
+    np.testing.assert_allclose(h(x), [2.0, 2.0])
+    ns.scale = 4.0
+    np.testing.assert_allclose(h(x), [4.0, 4.0])
+
+    pick = vars
+    space = SimpleNamespace(w=3.0)
+    k = mg.grad(lambda x: pick(space)["w"] * np.sum(x))
+    np.testing.assert_allclose(k(x), [3.0, 3.0])
+    space.w = -1.0
+    np.testing.assert_allclose(k(x), [-1.0, -1.0])
+
+
+# ----------------------------------------------------------------------------------
+# The whole call of a reused trace (Guards.shortcut)
+# ----------------------------------------------------------------------------------
+
+
+def test_reused_call_serves_only_what_it_was_built_for(traces: list[int]) -> None:
+    A = RNG.standard_normal((3, 3))
+    g = mg.grad(lambda x: x @ A @ x)
+    x = RNG.standard_normal(3)
+    for _ in range(3):
+        np.testing.assert_allclose(g(x), (A + A.T) @ x)
+    assert len(traces) == 1
+    for other in (x.tolist(), x.astype(np.float32), np.arange(3), x.astype(">f8")):
+        result = g(other)
+        np.testing.assert_allclose(result, (A + A.T) @ np.asarray(other, float), rtol=1e-6)
+    np.testing.assert_allclose(g(np.ones(4)[:3]), (A + A.T) @ np.ones(3))
+    with pytest.raises(ShapeError, match=r"shapes \(4,\) @ \(3, 3\) do not fit"):
+        g(np.ones(4))
+    np.testing.assert_allclose(g(x), (A + A.T) @ x)
+
+
+def test_reused_results_are_fresh_arrays() -> None:
+    h = mg.hessian(lambda x: np.sum(x**2))  # a constant Hessian: copied out each call
+    x = np.ones(3)
+    first = h(x)
+    first[:] = 0.0
+    np.testing.assert_allclose(h(x), 2 * np.eye(3))
+    np.testing.assert_allclose(h(x), 2 * np.eye(3))
+
+
+def test_reused_value_and_grad_and_several_argnums() -> None:
+    A = RNG.standard_normal((3, 3))
+    vg = mg.value_and_grad(lambda x, y: x @ A @ y, argnums=(0, 1))
+    x, y = RNG.standard_normal(3), RNG.standard_normal(3)
+    for _ in range(3):
+        value, (gx, gy) = vg(x, y)
+        np.testing.assert_allclose(value, x @ A @ y)
+        np.testing.assert_allclose(gx, A @ y)
+        np.testing.assert_allclose(gy, A.T @ x)
+    single = mg.value_and_grad(lambda x: np.sum(x**3))
+    for _ in range(3):
+        value, gx = single(x)
+        np.testing.assert_allclose(value, np.sum(x**3))
+        np.testing.assert_allclose(gx, 3 * x**2)
+
+
+def test_emptied_closure_cell_is_not_served() -> None:
+    def make() -> Any:
+        c = 2.0
+
+        def f(x: Any) -> Any:
+            return c * np.sum(x)
+
+        def clear() -> None:
+            nonlocal c
+            del c
+
+        return f, clear
+
+    f, clear = make()
+    g = mg.grad(f)
+    x = np.ones(2)
+    np.testing.assert_allclose(g(x), [2.0, 2.0])
+    np.testing.assert_allclose(g(x), [2.0, 2.0])
+    clear()
+    with pytest.raises(NameError):
+        g(x)

@@ -372,6 +372,36 @@ def test_positional_and_keyword_calls() -> None:
     assert isinstance(g, Compiled) and g.symbols == (X, A, unused)
 
 
+def test_calls_past_the_generated_fast_path() -> None:
+    """A plan's own ``__call__`` runs float64 arrays of the right shapes straight
+    away and hands every other call to the general path: symbols named like the
+    generated parameters bind by name, positional and keyword values mix, and
+    what converts is converted (the expected values are NumPy's own)."""
+    first, second = Matrix("v1", (2, 3)), Matrix("v0", (2, 2))  # names of its parameters
+    g = compile(first.T @ second @ first, [first, second])
+    F0, S0 = np.arange(6.0).reshape(2, 3), np.array([[1.0, 2.0], [0.0, 1.0]])
+    expected = F0.T @ S0 @ F0
+    close(g(F0, S0), expected)
+    close(g(v1=F0, v0=S0), expected)
+    close(g(v0=S0, v1=F0), expected)
+    close(g(F0, v0=S0), expected)
+    close(g(F0.tolist(), S0.astype(int)), expected)
+    close(g(np.asfortranarray(F0), S0), expected)
+    f32 = g(F0.astype(np.float32), S0.astype(np.float32))
+    close(f32, expected, rtol=1e-6)
+    with pytest.raises(BindingError, match="two values for 'v1'"):
+        g(F0, v1=F0, v0=S0)
+    with pytest.raises(BindingError, match="takes 2 values"):
+        g(F0, S0, S0)
+    with pytest.raises(BindingError, match=r"'v0' has shape \(3, 3\), expected \(2, 2\)"):
+        g(F0, np.eye(3))
+    assert isinstance(g, Compiled) and type(g).__name__ == "Compiled"
+    assert type(g) is not type(compile(first.T @ first, [first]))  # one class per plan
+    assert compile(constant(np.arange(3.0)))().tolist() == [0.0, 1.0, 2.0]  # no inputs
+    with pytest.raises(BindingError):
+        compile(constant(np.arange(3.0)))(np.ones(3))
+
+
 def test_binding_errors() -> None:
     X, A = Matrix("X", (2, 2)), Matrix("A", (2, 2))
     S = Matrix("S", (2, 2), symmetric=True)

@@ -38,7 +38,7 @@ from matgrad.compiler.backends import BACKENDS, infer_backend, namespace
 from matgrad.compiler.planner import Step
 from matgrad.compiler.portable import PortablePlan
 from matgrad.compiler.rewrites import factor_sums as factor_sums
-from matgrad.compiler.runtime import _NDARRAY, _Program, _result
+from matgrad.compiler.runtime import _NDARRAY, _Program, _result, own_class
 from matgrad.compiler.runtime import View as View
 from matgrad.errors import BindingError, InvalidArgumentError, elide
 from matgrad.ir.expr import HOOKS, Expr, Symbol
@@ -335,6 +335,9 @@ def compile(
         program.backend = backend
         if backend != "numpy":
             program._fast_slots = program._fast_call = _never  # every call goes to the engine
+            program._done = None
+            return program
+    own_class(program)
     return program
 
 

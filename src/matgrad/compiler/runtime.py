@@ -43,14 +43,21 @@ def _source(
     goes through ``_bind``, which converts, checks and raises the errors); and
     ``call(args)``, the same returning what the call returns (the array, or the
     tuple of arrays, copied where a result is an input, a constant or a view).
-    ``shapes`` is ``None`` when a symmetric input must be checked: no fast path.
+    ``done(v0, ..)`` is ``call`` on arguments its caller has checked as ``fast``
+    does (the function API's reused traces, which check them with their guards).
+    ``method(self, v0, .., /, *rest, **kw)`` is ``call`` as the ``__call__`` of
+    the plan's own class (:func:`own_class`), which hands any other call to
+    ``general``, the ``__call__`` of the class it derives from.
+    ``shapes`` is ``None`` when a symmetric input must be checked: no fast path,
+    and ``done`` and ``method`` are ``None``.
     Generated from the plan alone (slot numbers and names of kernels in its
     namespace), never from user text."""
     names = [f"v{k}" for k in range(n_inputs)]
     ret = f"    return [{', '.join(results)}]"
     lines = [f"def run({', '.join(names)}):", *body, ret, ""]
     if shapes is None:
-        lines += ["def fast(args):", "    return None", "", "def call(args):", "    return None"]
+        lines += ["def fast(args):", "    return None", "", "def call(args):", "    return None",
+                  "", "done = method = None"]
         return "\n".join(lines) + "\n"
     checks = [f"type({v}) is nd" for v in names]
     checks += [f"{v}.dtype is f64" for v in names]
@@ -65,7 +72,16 @@ def _source(
         for r, copy in zip(results, copies)
     ]
     final = finals[0] if single else "(" + "".join(f"{f}, " for f in finals) + ")"
-    lines += ["def call(args):", *head, *body, f"    return {final}"]
+    lines += ["def call(args):", *head, *body, f"    return {final}", ""]
+    lines += [f"def done({', '.join(names)}):", *body, f"    return {final}", ""]
+    # the same as a method: no argument tuple, no keyword dictionary, no second call
+    params = ", ".join(["self", *(f"{v}=MISSING" for v in names), *(["/"] if names else [])])
+    listed = "".join(f"{v}, " for v in names)
+    given = f"*[v for v in ({listed}) if v is not MISSING], " if names else ""
+    lines += [f"def method({params}, *rest, **kw):",
+              "    if " + " and ".join([*checks, "not rest", "not kw"]) + ":",
+              *("    " + line for line in body), f"        return {final}",
+              f"    return general(self, {given}*rest, **kw)"]
     return "\n".join(lines) + "\n"
 
 
@@ -126,11 +142,13 @@ class _Program:
         fast = all(fast for _, _, _, fast in self._inputs)
         shapes = tuple(shape for _, _, shape, _ in self._inputs) if fast else None
         copies = [copy for _, copy in self._results]
-        self._run, self._fast_slots, self._fast_call = _program(
+        self._run, self._fast_slots, self._fast_call, self._done, self._method = _program(
             runtime, n, roots, fresh, constants, shapes, copies, single
         )
         """``_fast_call(args)``: the whole call on the fast path (the array, or the
-        tuple of arrays, a call returns), or ``None`` for the checked path."""
+        tuple of arrays, a call returns), or ``None`` for the checked path;
+        ``_done(*args)``: the same on arguments already checked as it checks them
+        (``None`` when the plan has no fast path)."""
         # The generated code runs the whole plan and returns the list of results:
         # the "slot list" that __call__ reads is that list, and no step is left
         # for its loop over _program.
@@ -233,6 +251,24 @@ class _Program:
         return f"<Compiled ({names}) -> {shapes}, {len(self.steps)} steps>"
 
 
+def own_class(program: _Program) -> None:
+    """Give ``program`` a class of its own (a subclass of its class, of the same
+    name) whose ``__call__`` is the plan's generated ``method``: a call with
+    float64 arrays of the right shapes then runs the plan straight away, and any
+    other goes to the class's own ``__call__``.  Python looks ``__call__`` up on
+    the class, so this is the only way to spare the common call the argument
+    tuple, the keyword dictionary and a second function call."""
+    method = program._method
+    if method is None:
+        return
+    base = type(program)
+    method.__globals__["general"] = base.__call__
+    program.__class__ = type(base.__name__, (base,), {
+        "__call__": method, "__module__": base.__module__, "__qualname__": base.__qualname__,
+        "__doc__": base.__doc__,
+    })
+
+
 def _result(value: Any, copy: bool) -> Array:
     if copy:
         return np.array(value)
@@ -260,7 +296,8 @@ def _program(
     constants: dict[int, Any], shapes: tuple[Shape, ...] | None, copies: Sequence[bool],
     single: bool,
 ) -> tuple[Callable[..., list[Any]], Callable[[tuple[Any, ...]], list[Any] | None],
-           Callable[[tuple[Any, ...]], Any]]:
+           Callable[[tuple[Any, ...]], Any], Callable[..., Any] | None,
+           Callable[..., Any] | None]:
     """The steps as straight-line code over local variables (one per slot): the
     plan's ``run`` and ``fast`` functions (:func:`_source`).  A transposition (a
     view) is read by its consumers directly instead of being a step of its own,
@@ -280,7 +317,7 @@ def _program(
     sizes = {s.out: math.prod(s.shape) for s in steps}
     namespace: dict[str, Any] = {  # __name__: frames of the plan are matgrad's own
         "__name__": __name__, "nd": _NDARRAY, "f64": _F64, "array": np.array,
-        "asarray": np.asarray,
+        "asarray": np.asarray, "MISSING": _MISSING,
     }
     if shapes is not None:
         namespace.update({f"S{k}": shape for k, shape in enumerate(shapes)})
@@ -319,7 +356,7 @@ def _program(
     # the source holds generated identifiers only (v3, K2, ...); kernels, constants
     # and shapes are in the namespace, so no user text (a symbol name) reaches exec
     exec(builtins.compile(source, "<matgrad plan>", "exec"), namespace)
-    return namespace["run"], namespace["fast"], namespace["call"]
+    return tuple(namespace[name] for name in ("run", "fast", "call", "done", "method"))
 
 
 _MISSING = object()

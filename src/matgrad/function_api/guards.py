@@ -15,7 +15,12 @@ defaults.  :func:`guards_for` records those values before a trace;
   guarded in turn (NumPy's, SciPy's and matgrad's own: the same object);
 - tuples, lists, dicts and ``SimpleNamespace`` objects of at most 64 entries: the
   same object (a tuple: an equal one) holding the same number of entries, each
-  guarded as above.
+  guarded as above;
+- a ``SimpleNamespace`` in a closure cell or a global: the same object, and only
+  the entries the walked code names as attributes (``cfg.scale``) guarded as
+  above, the named ones it lacks staying absent (the others cannot reach the
+  trace); every entry when the code may read attributes other than by name
+  (``getattr``, ``vars``, ``==``, formatting: :func:`_reads`).
 
 - with ``identity=True``, large arrays (``CAPTURE_THRESHOLD`` entries and up) in
   closure cells and globals that the code reads only as an operand of a binary
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import builtins
 import dis
+import functools
 import math
 import operator
 import types
@@ -61,15 +67,30 @@ class _Unguardable(Exception):
     """A value the trace may depend on that no cheap check covers."""
 
 
+MISS = object()
+"""What :meth:`Guards.shortcut`'s function returns when it does not apply."""
+
+
 class Guards:
-    """Checks that hold while nothing a trace depended on has changed."""
+    """Checks that hold while nothing a trace depended on has changed: the tests
+    of everything kept by identity, as generated source over the objects in
+    ``namespace`` (never user text), and the other checks, one callable each."""
 
-    __slots__ = ("checks", "large")
+    __slots__ = ("checks", "large", "namespace", "others", "tests")
 
-    def __init__(self, checks: list[Callable[[], bool]], large: dict[int, Any]) -> None:
-        self.checks = checks
+    def __init__(self, tests: list[str], namespace: dict[str, Any],
+                 others: list[Callable[[], bool]], large: dict[int, Any]) -> None:
+        self.tests = tests
+        self.namespace = namespace
+        self.others = others
         self.large = large
         """The large arrays guarded by identity, by ``id`` (kept, so no id is reused)."""
+        ns = dict(namespace, **{f"O{j}": check for j, check in enumerate(others)})
+        self.checks: Callable[[], bool] = _generated(
+            "def same():", [*tests, *(f"O{j}()" for j in range(len(others)))],
+            ["return True"], "return False", ns,
+        )
+        """``checks()``: whether every guard holds."""
 
     def covers(self, captured: Sequence[Any]) -> bool:
         """Whether every array a trace captured is one of the large arrays guarded
@@ -79,10 +100,52 @@ class Guards:
         return all(large.get(id(a)) is a for a in captured)
 
     def hold(self) -> bool:
-        for check in self.checks:
-            if not check():
-                return False
-        return True
+        return self.checks()
+
+    def shortcut(self, layouts: Sequence[tuple[Any, Any]], run: Callable[..., Any],
+                 captured: Sequence[Any], finish: Callable[[Any], Any] | None = None,
+                 index: int | None = None) -> Callable[[tuple[Any, ...]], Any]:
+        """A whole call of a reused trace as one generated function of the
+        positional arguments: when they are NumPy arrays of ``layouts``
+        (``(shape, dtype)`` each) and every guard holds, ``run(*args, *captured)``
+        (its entry ``index``, or ``finish`` of it); else :data:`MISS`."""
+        ns = dict(self.namespace, nd=np.ndarray, R=run, MISS=MISS, FIN=finish)
+        ns.update({f"O{j}": check for j, check in enumerate(self.others)})
+        names = [f"a{k}" for k in range(len(layouts))]
+        tests = []
+        for k, (shape, dtype) in enumerate(layouts):
+            ns.update({f"AS{k}": shape, f"AD{k}": dtype})
+            tests += [f"type(a{k}) is nd", f"a{k}.dtype is AD{k}", f"a{k}.shape == AS{k}"]
+        ns.update({f"X{j}": array for j, array in enumerate(captured)})
+        call = f"R({', '.join([*names, *(f'X{j}' for j in range(len(captured)))])})"
+        if finish is not None:
+            call = f"FIN({call})"
+        elif index is not None:
+            call = f"{call}[{index}]"
+        head = [f"if len(args) != {len(names)}:", "    return MISS"]
+        if names:
+            head.append(f"{', '.join(names)}, = args")
+        tests += [*self.tests, *(f"O{j}()" for j in range(len(self.others)))]
+        shortcut: Callable[[tuple[Any, ...]], Any] = _generated(
+            "def shortcut(args):", tests, [f"return {call}"], "return MISS", ns, head)
+        return shortcut
+
+
+def _generated(signature: str, tests: list[str], then: list[str], otherwise: str,
+               ns: dict[str, Any], head: Sequence[str] = ()) -> Any:
+    """A function ``signature`` that runs ``head``, then ``then`` when every test
+    holds, else ``otherwise`` (also when a closure cell was emptied, which makes a
+    test raise ``ValueError``).  The tests are generated source over the names in
+    ``ns`` (generated identifiers only: no user text reaches ``exec``)."""
+    body = [*head]
+    if tests:
+        body += ["try:", "    if not (" + "\n            and ".join(tests) + "):",
+                 f"        {otherwise}", "except ValueError:  # a cell emptied",
+                 f"    {otherwise}"]
+    body += then
+    source = "\n".join([signature, *("    " + line for line in body)])
+    exec(compile(source, "<matgrad guards>", "exec"), ns)
+    return ns[signature[4:signature.index("(")]]
 
 
 def guards_for(fun: Any, *, identity: bool = False) -> Guards | None:
@@ -96,21 +159,33 @@ def guards_for(fun: Any, *, identity: bool = False) -> Guards | None:
         return None
     checks: list[Callable[[], bool]] = []
     found = _Found(identity)
+    seen: set[int] = set()
     try:
-        _function(fun, checks, set(), 0, found)
+        _function(fun, checks, seen, 0, found)
+        found.settle(checks, seen)
     except _Unguardable:
         return None
-    return Guards([*found.bulk(), *checks], found.large)
+    tests, namespace = found.bulk()
+    return Guards(tests, namespace, checks, found.large)
 
 
 class _Found:
     """What the walk of a function found that is checked by identity: kept apart
     and checked in a few C-level passes (:meth:`bulk`), not one closure each."""
 
-    __slots__ = ("cells", "containers", "functions", "identity", "large", "tables",
-                 "unbound_names")
+    __slots__ = ("attributes", "cells", "containers", "functions", "identity", "large",
+                 "spaces", "tables", "unbound_names", "wholesale")
 
     def __init__(self, identity: bool) -> None:
+        self.attributes: set[str] = set()
+        """The attribute names the walked code reads or writes."""
+        self.wholesale = False
+        """Whether the walked code may read an object's attributes other than by
+        name (``getattr``, ``vars``, ``==``, formatting, ...)."""
+        self.spaces: list[tuple[SimpleNamespace, int]] = []
+        """``SimpleNamespace`` objects in closure cells and globals, with the depth
+        they were met at: their entries are guarded once the walk is over
+        (:meth:`settle`)."""
         self.identity = identity
         """Whether large arrays read only as operands are guarded by identity."""
         self.large: dict[int, Any] = {}
@@ -121,11 +196,14 @@ class _Found:
         """``(cell, content)`` of closure cells whose content is kept by identity."""
         self.tables: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
         """Per module namespace (by ``id``): the globals kept by identity."""
-        self.containers: list[tuple[Any, int, list[tuple[Any, Any]]]] = []
+        self.containers: list[tuple[Any, int | None, list[tuple[Any, Any]], frozenset[str]]]
+        self.containers = []
+        """Lists, dicts, namespaces kept by identity: ``(container, size, entries,
+        absent)``, the entries those of its entries that are kept by identity,
+        ``size`` None when only those are guarded (a namespace whose named
+        attributes are known), ``absent`` named attributes it does not have."""
         self.unbound_names: list[tuple[Any, frozenset[str], frozenset[str]]] = []
         """``(module keys, names, names that are not builtins either)``."""
-        """Lists, dicts, namespaces kept by identity: ``(container, size, entries)``,
-        the entries those of its entries that are kept by identity."""
 
     def unbound(self, namespace: dict[str, Any], names: list[str]) -> None:
         """Names a module does not bind stay unbound there, and those that are
@@ -142,13 +220,50 @@ class _Found:
         :meth:`bulk`, the others (numbers, arrays, containers) one by one."""
         entries = _items(container)
         plain = [(key, item) for key, item in entries.items() if _by_identity(item)]
-        self.containers.append((container, len(entries), plain))
+        self.containers.append((container, len(entries), plain, frozenset()))
         kind = type(container)
         for key, item in entries.items():
             if not _by_identity(item):
                 checks.append(_entry_check(container, kind, key, item))
 
-    def bulk(self) -> list[Callable[[], bool]]:
+    def settle(self, checks: list[Callable[[], bool]], seen: set[int]) -> None:
+        """Guard the namespaces met in closure cells and globals on the entries the
+        walked code names as attributes (``ns.scale``; the others cannot reach the
+        trace) and on the named ones that are absent staying absent; on every
+        entry when the code may read attributes wholesale.  Walking an entry (a
+        function) may name more attributes, so this runs to a fixed point."""
+        picked: dict[int, tuple[SimpleNamespace, set[str]]] = {}
+        grew = True
+        while grew:
+            grew = False
+            for space, depth in list(self.spaces):  # walking an entry may add spaces
+                table = vars(space)
+                done = picked.setdefault(id(space), (space, set()))[1]
+                for key in [k for k in table if k not in done and self._reaches(k)]:
+                    done.add(key)
+                    grew = True
+                    _value(table[key], checks, seen, depth + 1, self)
+                if len(done) > _MAX_ITEMS or depth > _MAX_DEPTH:
+                    raise _Unguardable
+        for space, done in picked.values():
+            if self.wholesale:
+                self.entries(space, checks)
+                continue
+            table = vars(space)
+            self.containers.append((
+                space, None, [(key, table[key]) for key in done if _by_identity(table[key])],
+                frozenset(self.attributes - table.keys()),
+            ))
+            for key in done:
+                if not _by_identity(table[key]):
+                    checks.append(_entry_check(space, SimpleNamespace, key, table[key]))
+
+    def _reaches(self, key: str) -> bool:
+        """Whether the walked code may read the namespace entry ``key``."""
+        return self.wholesale or key in self.attributes or (
+            type(key) is str and key.startswith("__"))
+
+    def bulk(self) -> tuple[list[str], dict[str, Any]]:
         """One check for everything kept by identity — every function's code and
         defaults, every such cell and global — as one generated expression (a
         chain of ``is`` tests; the objects are in its namespace, the source names
@@ -163,17 +278,24 @@ class _Found:
             ns.update({f"L{k}": cell, f"V{k}": content})
             tests.append(f"L{k}.cell_contents is V{k}")
         n = 0
-        for k, (container, size, plain) in enumerate(self.containers):
+        for k, (container, size, plain, absent) in enumerate(self.containers):
             ns[f"Y{k}"] = container
-            entries = f"vars(Y{k})" if type(container) is SimpleNamespace else f"Y{k}"
-            tests.append(f"len(E{k} := {entries}) == {size}")
+            held = f"vars(Y{k})" if type(container) is SimpleNamespace else f"Y{k}"
+            reader = f"(E{k} := {held})"  # bound by the first test that reads it
+            if size is not None:
+                tests.append(f"len{reader} == {size}")
+                reader = f"E{k}"
             for key, item in plain:
                 ns.update({f"N{n}": key, f"G{n}": item})
                 if type(container) is list:
-                    tests.append(f"E{k}[N{n}] is G{n}")
+                    tests.append(f"{reader}[N{n}] is G{n}")
                 else:
-                    tests.append(f"E{k}.get(N{n}, M) is G{n}")
+                    tests.append(f"{reader}.get(N{n}, M) is G{n}")
+                reader = f"E{k}"
                 n += 1
+            if absent:
+                ns[f"AB{k}"] = absent
+                tests.append(f"{reader}.keys().isdisjoint(AB{k})")
         ns["BK"] = _BUILTINS.keys()
         for u, (keys, names, absent) in enumerate(self.unbound_names):
             ns.update({f"UK{u}": keys, f"U{u}": names, f"A{u}": absent})
@@ -186,18 +308,7 @@ class _Found:
                 ns.update({f"N{n}": name, f"G{n}": value})
                 tests.append(f"T{t}.get(N{n}, M) is G{n}")
                 n += 1
-        if not tests:
-            return []
-        source = "\n".join([
-            "def same():",
-            "    try:",
-            "        return (" + "\n                and ".join(tests) + ")",
-            "    except ValueError:  # a cell emptied",
-            "        return False",
-        ])
-        exec(compile(source, "<matgrad guards>", "exec"), ns)
-        check: Callable[[], bool] = ns["same"]
-        return [check]
+        return tests, ns
 
 
 def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: set[int],
@@ -232,6 +343,10 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
             same_cells.append((cell, content))
             checks.append(_layout_check(content))
             continue
+        if type(content) is SimpleNamespace:  # its entries: once every read is known
+            same_cells.append((cell, content))
+            found.spaces.append((content, depth))
+            continue
         _value(content, checks, seen, depth, found)  # first: refuses before a snapshot is taken
         if _by_identity(content):
             same_cells.append((cell, content))
@@ -245,6 +360,9 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
     names = set(_names(code))
     if "random" in names:
         raise _Unguardable
+    attributes, wholesale = _reads(code)
+    found.attributes |= attributes
+    found.wholesale = found.wholesale or wholesale
     unbound: list[str] = []  # names the module does not bind
     same_globals: dict[str, Any] = {}  # globals kept by identity
     for name in names:
@@ -258,6 +376,9 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
             found.large[id(value)] = value
             same_globals[name] = value
             checks.append(_layout_check(value))
+        elif type(value) is SimpleNamespace:
+            same_globals[name] = value
+            found.spaces.append((value, depth))
         else:
             _value(value, checks, seen, depth, found)
             if _by_identity(value):
@@ -281,6 +402,46 @@ def _names(code: types.CodeType) -> Iterator[str]:
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             yield from _names(const)
+
+
+_ATTRIBUTE_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR",
+                            "LOAD_SUPER_ATTR"})
+_WHOLESALE_OPS = frozenset({"MATCH_CLASS", "CONTAINS_OP", "FORMAT_VALUE", "FORMAT_SIMPLE",
+                            "FORMAT_WITH_SPEC", "CONVERT_VALUE"})
+_WHOLESALE_NAMES = frozenset({
+    "getattr", "hasattr", "setattr", "delattr", "vars", "dir", "eval", "exec", "compile",
+    "globals", "locals", "__import__", "repr", "str", "ascii", "format", "attrgetter",
+    "methodcaller", "eq", "ne", "contains", "countOf", "indexOf", "index", "count", "remove",
+})
+"""Names of what may read an object's attributes other than by name (all of them,
+or one whose name is computed), or compare two namespaces entry by entry."""
+_WHOLESALE_VALUES = frozenset(id(v) for v in (
+    getattr, hasattr, setattr, delattr, vars, dir, eval, exec, compile, globals, locals,
+    __import__, repr, str, ascii, format, operator.attrgetter, operator.methodcaller,
+    operator.eq, operator.ne, operator.contains, operator.countOf, operator.indexOf,
+))
+
+
+@functools.lru_cache(maxsize=1024)
+def _reads(code: types.CodeType) -> tuple[frozenset[str], bool]:
+    """The attribute names a code object and those nested in it read or write, and
+    whether they may read attributes wholesale: a dunder name, a name of
+    :data:`_WHOLESALE_NAMES`, ``==``/``!=``/``in``, a class pattern, formatting."""
+    attributes: set[str] = set()
+    wholesale = any(name.startswith("__") or name in _WHOLESALE_NAMES for name in code.co_names)
+    for ins in dis.get_instructions(code):
+        if ins.opname in _ATTRIBUTE_OPS:
+            attributes.add(str(ins.argval))
+        elif ins.opname in _WHOLESALE_OPS or (
+            ins.opname == "COMPARE_OP" and ("==" in ins.argrepr or "!=" in ins.argrepr)
+        ):
+            wholesale = True
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            inner, whole = _reads(const)
+            attributes |= inner
+            wholesale = wholesale or whole
+    return frozenset(attributes), wholesale
 
 
 def _empty_check(cell: Any) -> Callable[[], bool]:
@@ -406,6 +567,8 @@ def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: 
         if value.__name__.partition(".")[0] in _TRUSTED and "random" not in value.__name__:
             return
         raise _Unguardable
+    if id(value) in _WHOLESALE_VALUES:
+        found.wholesale = True
     module = getattr(value, "__module__", None)
     trusted = isinstance(module, str) and module.partition(".")[0] in _TRUSTED
     if isinstance(value, (types.BuiltinFunctionType, np.ufunc)) and trusted:

@@ -31,6 +31,7 @@ names itself and the closest one it does.  Either names the traced function.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,7 +44,7 @@ from matgrad.calculus.simplify import simplify
 from matgrad.compiler import CompiledTuple, compile
 from matgrad.compiler.backends import BACKENDS, infer_backend
 from matgrad.errors import InvalidArgumentError, NotCallableError, ShapeError
-from matgrad.function_api.guards import Guards, guards_for
+from matgrad.function_api.guards import MISS, Guards, guards_for
 from matgrad.function_api.tracing import Traced, as_array, cached_symbol
 from matgrad.ir.expr import Expr, Symbol, constant
 
@@ -51,6 +52,7 @@ __all__ = ["grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "value_and_grad"]
 
 Argnums = int | Sequence[int]
 _CACHE_SIZE = 16
+_F64 = np.dtype(np.float64)
 
 
 class _Spec:
@@ -116,6 +118,9 @@ class _Transform:
         self._reuse: dict[tuple[Any, ...], _Reuse] = {}
         self.last_captured: tuple[Array, ...] = ()
         """The arrays the last call passed to its plan after the arguments."""
+        self._shortcut: Callable[[tuple[Any, ...]], Any] | None = None
+        """The whole call of the reused trace the last call used, when it applies
+        (:meth:`Guards.shortcut`), else None."""
         self.__wrapped__ = fun
         self.__doc__ = getattr(fun, "__doc__", None)
 
@@ -172,9 +177,17 @@ class _Transform:
         return traced, values
 
     def __call__(self, *args: Any) -> Any:
+        shortcut = self._shortcut
+        if shortcut is not None:
+            result = shortcut(args)
+            if result is not MISS:
+                return result
+            self._shortcut = None
         values, key, ((nums, single), plan) = self._prepare(args)
         if plan is None:
             plan, values = self._compiled(values, key, nums)
+        else:
+            self._shortcut = self._reuse[key].shortcut
         return self._finish(plan(*values), single)
 
     def _compiled(
@@ -204,21 +217,37 @@ class _Transform:
         return results[0] if single else results
 
     def _keep(self, key: tuple[Any, ...], traced: Traced, plan: CompiledTuple) -> None:
-        """Remember the plan of a reusable trace, so that later calls go straight to it."""
+        """Remember the plan of a reusable trace, so that later calls go straight to
+        it: through :meth:`_prepare`, and through the shortcut when it applies."""
         entry = self._reuse.get(key)
-        if entry is not None and entry.traced is traced:
-            entry.plan = plan
+        if entry is None or entry.traced is not traced:
+            return
+        entry.plan = plan
+        captured = traced.captured
+        if self.backend in ("auto", "numpy") and all(type(a) is np.ndarray for a in captured):
+            single = self._argnums[len(key)][1]
+            direct = all(dtype is _F64 for _, dtype in key) and all(
+                a.dtype is _F64 for a in captured)
+            run: Callable[..., Any] = plan._done if direct and plan._done else plan
+            if type(self)._finish is _Transform._finish:
+                finish, index = None, (0 if single else None)
+            else:
+                finish, index = functools.partial(self._finish, single=single), None
+            entry.shortcut = entry.guards.shortcut(key, run, captured, finish, index)
+            self._shortcut = entry.shortcut
 
 
 class _Reuse:
-    """A reusable trace: its guards, and the plan compiled for it (once known)."""
+    """A reusable trace: its guards, the plan compiled for it (once known), and the
+    whole call as one function when it applies (:meth:`Guards.shortcut`)."""
 
-    __slots__ = ("guards", "plan", "traced")
+    __slots__ = ("guards", "plan", "shortcut", "traced")
 
     def __init__(self, guards: Guards, traced: Traced) -> None:
         self.guards = guards
         self.traced = traced
         self.plan: CompiledTuple | None = None
+        self.shortcut: Callable[[tuple[Any, ...]], Any] | None = None
 
 
 def _compile_all(
