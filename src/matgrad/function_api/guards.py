@@ -20,7 +20,8 @@ defaults.  :func:`guards_for` records those values before a trace;
   the entries the walked code names as attributes (``cfg.scale``) guarded as
   above, the named ones it lacks staying absent (the others cannot reach the
   trace); every entry when the code may read attributes other than by name
-  (``getattr``, ``vars``, ``==``, formatting: :func:`_reads`).
+  (``getattr``, ``vars``, ``==``, formatting:
+  :func:`~matgrad.function_api.bytecode.attribute_reads`).
 
 - with ``identity=True``, large arrays (``CAPTURE_THRESHOLD`` entries and up) in
   closure cells and globals that the code reads only as an operand of a binary
@@ -38,18 +39,24 @@ and code that names ``random`` (random numbers are drawn anew by each trace).
 from __future__ import annotations
 
 import builtins
-import dis
-import functools
 import math
 import operator
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from matgrad.function_api import tracing
+from matgrad.function_api.bytecode import (
+    DEREF,
+    GLOBAL,
+    WHOLESALE_VALUES,
+    attribute_reads,
+    read_symbolically,
+)
+from matgrad.function_api.bytecode import names as bytecode_names
 
 __all__ = ["Guards", "guards_for"]
 
@@ -151,8 +158,8 @@ def _generated(signature: str, tests: list[str], then: list[str], otherwise: str
 def guards_for(fun: Any, *, identity: bool = False) -> Guards | None:
     """The guards of a plain Python function's trace, or None when it cannot be
     guarded (then it is traced on every call).  ``identity``: a large array read
-    only as an operand of an argument (:func:`_read_symbolically`) is guarded by
-    identity, shape and dtype (:attr:`Guards.large`; the caller passes the same
+    only as an operand of an argument (:func:`.bytecode.read_symbolically`) is
+    guarded by identity, shape and dtype (:attr:`Guards.large`; the caller passes the same
     array objects to the plan on reuse, :meth:`Guards.covers`) instead of making
     the function unguardable."""
     if type(fun) is not types.FunctionType:
@@ -338,7 +345,7 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
         except ValueError:  # an empty cell (a name assigned later): guard that it stays so
             checks.append(_empty_check(cell))
             continue
-        if found.identity and _large(content) and _read_symbolically(code, name, _DEREF):
+        if found.identity and _large(content) and read_symbolically(code, name, DEREF):
             found.large[id(content)] = content
             same_cells.append((cell, content))
             checks.append(_layout_check(content))
@@ -357,10 +364,10 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
             checks.append(_cell_check(cell, content))
     found.cells += same_cells
     namespace = fun.__globals__
-    names = set(_names(code))
+    names = set(bytecode_names(code))
     if "random" in names:
         raise _Unguardable
-    attributes, wholesale = _reads(code)
+    attributes, wholesale = attribute_reads(code)
     found.attributes |= attributes
     found.wholesale = found.wholesale or wholesale
     unbound: list[str] = []  # names the module does not bind
@@ -372,7 +379,7 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
             value = _BUILTINS.get(name, _MISSING)
             if value is not _MISSING:
                 _value(value, checks, seen, depth, found)
-        elif found.identity and _large(value) and _read_symbolically(code, name, _GLOBAL):
+        elif found.identity and _large(value) and read_symbolically(code, name, GLOBAL):
             found.large[id(value)] = value
             same_globals[name] = value
             checks.append(_layout_check(value))
@@ -394,54 +401,6 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
         found.tables.setdefault(id(namespace), (namespace, {}))[1].update(same_globals)
     if len(checks) + len(found.functions) > _MAX_GUARDS:
         raise _Unguardable
-
-
-def _names(code: types.CodeType) -> Iterator[str]:
-    """The global (and attribute) names a code object and those nested in it read."""
-    yield from code.co_names
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _names(const)
-
-
-_ATTRIBUTE_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR",
-                            "LOAD_SUPER_ATTR"})
-_WHOLESALE_OPS = frozenset({"MATCH_CLASS", "CONTAINS_OP", "FORMAT_VALUE", "FORMAT_SIMPLE",
-                            "FORMAT_WITH_SPEC", "CONVERT_VALUE"})
-_WHOLESALE_NAMES = frozenset({
-    "getattr", "hasattr", "setattr", "delattr", "vars", "dir", "eval", "exec", "compile",
-    "globals", "locals", "__import__", "repr", "str", "ascii", "format", "attrgetter",
-    "methodcaller", "eq", "ne", "contains", "countOf", "indexOf", "index", "count", "remove",
-})
-"""Names of what may read an object's attributes other than by name (all of them,
-or one whose name is computed), or compare two namespaces entry by entry."""
-_WHOLESALE_VALUES = frozenset(id(v) for v in (
-    getattr, hasattr, setattr, delattr, vars, dir, eval, exec, compile, globals, locals,
-    __import__, repr, str, ascii, format, operator.attrgetter, operator.methodcaller,
-    operator.eq, operator.ne, operator.contains, operator.countOf, operator.indexOf,
-))
-
-
-@functools.lru_cache(maxsize=1024)
-def _reads(code: types.CodeType) -> tuple[frozenset[str], bool]:
-    """The attribute names a code object and those nested in it read or write, and
-    whether they may read attributes wholesale: a dunder name, a name of
-    :data:`_WHOLESALE_NAMES`, ``==``/``!=``/``in``, a class pattern, formatting."""
-    attributes: set[str] = set()
-    wholesale = any(name.startswith("__") or name in _WHOLESALE_NAMES for name in code.co_names)
-    for ins in dis.get_instructions(code):
-        if ins.opname in _ATTRIBUTE_OPS:
-            attributes.add(str(ins.argval))
-        elif ins.opname in _WHOLESALE_OPS or (
-            ins.opname == "COMPARE_OP" and ("==" in ins.argrepr or "!=" in ins.argrepr)
-        ):
-            wholesale = True
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            inner, whole = _reads(const)
-            attributes |= inner
-            wholesale = wholesale or whole
-    return frozenset(attributes), wholesale
 
 
 def _empty_check(cell: Any) -> Callable[[], bool]:
@@ -469,7 +428,7 @@ def _same(value: Any) -> Callable[[Any], bool]:
         if isinstance(value, float) and math.isnan(value):
             return lambda now: False
         return lambda now: type(now) is kind and bool(now == value)
-    if _large(value):  # read only as a plan input (_read_symbolically): the same object
+    if _large(value):  # read only as a plan input (bytecode.read_symbolically): the same object
         dtype, shape = value.dtype, value.shape
         return lambda now: now is value and now.shape == shape and now.dtype == dtype
     if type(value) is np.ndarray:
@@ -567,7 +526,7 @@ def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: 
         if value.__name__.partition(".")[0] in _TRUSTED and "random" not in value.__name__:
             return
         raise _Unguardable
-    if id(value) in _WHOLESALE_VALUES:
+    if id(value) in WHOLESALE_VALUES:
         found.wholesale = True
     module = getattr(value, "__module__", None)
     trusted = isinstance(module, str) and module.partition(".")[0] in _TRUSTED
@@ -587,53 +546,6 @@ def _large(value: Any) -> bool:
     """An array the trace captures as a plan input (:mod:`~matgrad.function_api.tracing`)."""
     return (type(value) is np.ndarray and value.size >= tracing.CAPTURE_THRESHOLD
             and value.dtype in tracing.PLAIN_DTYPES)
-
-
-_DEREF = frozenset({"LOAD_DEREF", "LOAD_CLASSDEREF"})
-_GLOBAL = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
-_LOAD_ARGUMENT = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"})
-_BINARY = frozenset({"BINARY_OP", "BINARY_MATRIX_MULTIPLY", "BINARY_MULTIPLY", "BINARY_ADD",
-                     "BINARY_SUBTRACT", "BINARY_TRUE_DIVIDE"})
-
-
-def _read_symbolically(code: types.CodeType, name: str, loads: frozenset[str]) -> bool:
-    """Whether the code reads the variable ``name`` only as an operand of a binary
-    operator whose other operand is one of the function's positional arguments
-    (``X @ w``, ``w * X``), never rebound: those arguments are symbols while
-    tracing, so the array meets the expression directly, is captured, and the
-    trace holds no value computed from its contents.  Any other read (``X.mean(0)``,
-    ``-X``, ``np.dot(X, w)``, ``X[0]``, a nested function) may compute a constant
-    from the contents, stale after an in-place change: then no."""
-    if any(name in c.co_names or name in c.co_freevars
-           for c in code.co_consts if isinstance(c, types.CodeType)):
-        return False
-    arguments = set(code.co_varnames[: code.co_argcount])
-    instructions = list(dis.get_instructions(code))
-    found = False
-    for k, ins in enumerate(instructions):
-        if ins.argval == name and ins.opname not in loads and ins.opname != "LOAD_ATTR":
-            return False  # stored, deleted, passed to a closure, read another way
-        if ins.opname.startswith(("STORE_", "DELETE_")) and ins.argval in arguments:
-            return False  # an argument rebound: no longer a symbol
-        if ins.opname not in loads or ins.argval != name:
-            continue
-        before = instructions[k - 1] if k else None
-        after = instructions[k + 1 : k + 3]
-        if len(after) < 2 or not _plain_binary(after[1]):
-            return False
-        if after[0].opname in _LOAD_ARGUMENT and after[0].argval in arguments:
-            found = True  # X ∘ w
-        elif (before is not None and before.opname in _LOAD_ARGUMENT
-              and before.argval in arguments and _plain_binary(after[0])):
-            found = True  # w ∘ X
-        else:
-            return False
-    return found
-
-
-def _plain_binary(ins: dis.Instruction) -> bool:
-    """A binary operator that is not in place (``@``, ``*``, ``+``, ...; not ``@=``)."""
-    return ins.opname in _BINARY and not str(ins.argrepr).endswith("=")
 
 
 _MUTABLE = (list, dict, SimpleNamespace)
