@@ -279,3 +279,27 @@ def test_the_hyperbolic_tangent_kernel_matches_numpy_everywhere(dtype: type) -> 
     np.testing.assert_array_equal(np.isnan(got), np.isnan(values))
     small = mg.Vector("s", 3, dtype=dtype)  # below the size where the expm1 form pays
     np.testing.assert_array_equal(mg.compile(np.tanh(small))(values[-3:]), expected[-3:])
+
+
+def test_products_written_with_a_dense_diagonal_are_planned_without_it() -> None:
+    """``Xᵀ diag(w) X`` and ``A diag(w) Bᵀ`` written as matrix products (as users
+    and traced functions write them) never materialize ``diag(w)``: the diagonal
+    and the transposition, used once, are fused into the product."""
+    rows, d = 3000, 6
+    rng = np.random.default_rng(5)
+    X0, w0 = rng.standard_normal((rows, d)), rng.standard_normal(rows)
+    B0 = rng.standard_normal((4, rows))
+    X, w, B = mg.Matrix("X", (rows, d)), mg.Vector("w", rows), mg.Matrix("B", (4, rows))
+    gram = mg.compile(X.T @ mg.diag(w) @ X, [X, w])
+    np.testing.assert_allclose(gram(X0, w0), X0.T @ (w0[:, None] * X0), rtol=1e-10)
+    mixed = mg.compile(B @ mg.diag(w) @ X, [B, w, X])
+    np.testing.assert_allclose(mixed(B0, w0, X0), (B0 * w0) @ X0, rtol=1e-10)
+    for plan in (gram, mixed):
+        assert plan.largest < rows * rows // 100, plan.explain()
+    traced = mg.value_and_grad(lambda w: np.trace(X0.T @ np.diag(w) @ X0))
+    value, grad = traced(w0)
+    np.testing.assert_allclose(value, np.sum(w0 * np.sum(X0 * X0, axis=1)), rtol=1e-10)
+    np.testing.assert_allclose(grad, np.sum(X0 * X0, axis=1), rtol=1e-10)
+    shared = mg.compile(X.T @ mg.diag(w) @ X + mg.diag(w)[:d, :d], [X, w])  # used twice
+    expected = X0.T @ (w0[:, None] * X0) + np.diag(w0[:d])
+    np.testing.assert_allclose(shared(X0, w0), expected, rtol=1e-10)

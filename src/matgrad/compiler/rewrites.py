@@ -49,9 +49,14 @@ def factor_sums(roots: Sequence[Expr]) -> list[Expr]:
                 uses[child.uid] = uses.get(child.uid, 0) + 1
     memo: dict[int, Expr] = {}
     factored_once: set[int] = set()  # products made here, whose sum was used once
+    fused: set[int] = set()  # structural products used once: fused into their consumer
+    root_ids = {r.uid for r in roots}
     for node, new, changed in _bottom_up(roots, memo):
-        if changed and isinstance(new, Einsum):
-            new = _inline(new, factored_once)
+        if isinstance(new, Einsum) and (changed or any(o.uid in fused for o in new.operands)):
+            new = _inline(new, factored_once | fused)
+        if (isinstance(new, Einsum) and uses.get(node.uid, 0) == 1 and node.uid not in root_ids
+                and _structural(new)):
+            fused.add(new.uid)
         made = False
         for _ in range(4):  # each round factors one group; a few are plenty
             if not isinstance(new, Add):
@@ -131,9 +136,22 @@ def _sum_key(node: Add) -> tuple[tuple[Any, ...], complex] | None:
     return tuple((uid, c / c0) for uid, c in pairs), c0
 
 
+def _structural(node: Einsum) -> bool:
+    """A product that is only structure around its operands: a transposition, or
+    one with a Kronecker delta or an all-ones operand (``diag(w)``, a broadcast).
+    Used once, it is fused into its consumer, so that ``Xᵀ diag(w) X`` written
+    as matrix products is planned as the weighted Gram matrix it is, never with
+    ``diag(w)`` dense."""
+    if len(node.operands) == 1:
+        (ix,) = node.indices
+        return len(set(ix)) == len(ix) and sorted(ix) == sorted(node.out)
+    return any(isinstance(o, (Delta, Ones)) for o in node.operands)
+
+
 def _inline(node: Einsum, products: set[int]) -> Expr:
-    """Fuse into ``node`` the operands that are products made by factoring and used
-    only here (as the simplifier fuses products used once), so that the whole
+    """Fuse into ``node`` the operands that are products made by factoring, or
+    structural (:func:`_structural`), and used only here (as the simplifier fuses
+    products used once), so that the whole
     contraction is planned as one: ``Xᵀ diag(u − v) diag(w) X`` is then seen as a
     weighted Gram matrix."""
     if not any(o.uid in products for o in node.operands):
