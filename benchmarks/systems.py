@@ -177,7 +177,9 @@ def machine_description(systems: dict[str, System], threads: int) -> list[str]:
     blas = _blas()
     if blas:
         lines.append(f"BLAS: {blas}")
-    lines.append(f"threads per system: {threads} (BLAS, XLA, PyTorch intra-op)")
+    lines.append(f"threads per system: {threads} (BLAS, XLA, PyTorch intra-op)"
+                 + (f"; the process pinned to {len(os.sched_getaffinity(0))} core(s)"
+                    if hasattr(os, "sched_getaffinity") else ""))
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     lines.append(
         "OPENBLAS_CORETYPE: " + (f"set to {coretype}" if coretype else "not set")

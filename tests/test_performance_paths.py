@@ -282,9 +282,9 @@ def test_the_hyperbolic_tangent_kernel_matches_numpy_everywhere(dtype: type) -> 
 
 
 def test_products_written_with_a_dense_diagonal_are_planned_without_it() -> None:
-    """``Xᵀ diag(w) X`` and ``A diag(w) Bᵀ`` written as matrix products (as users
+    """``Xᵀ diag(w) X`` and ``B diag(w) X`` written as matrix products (as users
     and traced functions write them) never materialize ``diag(w)``: the diagonal
-    and the transposition, used once, are fused into the product."""
+    and the transposition, used once, are fused into the product that reads them."""
     rows, d = 3000, 6
     rng = np.random.default_rng(5)
     X0, w0 = rng.standard_normal((rows, d)), rng.standard_normal(rows)

@@ -137,15 +137,20 @@ def _sum_key(node: Add) -> tuple[tuple[Any, ...], complex] | None:
 
 
 def _structural(node: Einsum) -> bool:
-    """A product that is only structure around its operands: a transposition, or
-    one with a Kronecker delta or an all-ones operand (``diag(w)``, a broadcast).
-    Used once, it is fused into its consumer, so that ``Xᵀ diag(w) X`` written
-    as matrix products is planned as the weighted Gram matrix it is, never with
-    ``diag(w)`` dense."""
+    """A product that is only structure around one operand: a transposition, or
+    the operand with Kronecker deltas or all-ones factors (``diag(w)``, a
+    broadcast).  Used once, it is fused into its consumer, so that ``Xᵀ diag(w)``
+    written as a matrix product scales the rows of ``X`` instead of multiplying by
+    a dense ``diag(w)``.  A product of two or more values is left as written: the
+    order of an expression's products is its author's (forward or reverse
+    accumulation, say), which simplification, not compilation, changes."""
+    values = [o for o in node.operands if not isinstance(o, (Delta, Ones))]
+    if len(values) != 1:
+        return False  # a product of values: its order is the expression's own
     if len(node.operands) == 1:
         (ix,) = node.indices
         return len(set(ix)) == len(ix) and sorted(ix) == sorted(node.out)
-    return any(isinstance(o, (Delta, Ones)) for o in node.operands)
+    return True
 
 
 def _inline(node: Einsum, products: set[int]) -> Expr:
