@@ -14,6 +14,11 @@ the data's size) as a fraction of the data's size.
 ``--threshold`` also measures both sides of ``CAPTURE_THRESHOLD``: the same loss
 with data just below it (constants) and just above it (captured inputs).
 
+``--per-call`` measures what a call of ``mg.hvp``, ``mg.jvp`` and ``mg.vjp``
+costs on a small logistic loss (200 × 10 data in the closure, a module-level
+function, as a Newton-CG loop calls it) against its compiled plan alone and
+against ``mg.hessian(f)(w) @ v``.
+
     python -m benchmarks.captured            # 10⁴ and 10⁵ rows
     python -m benchmarks.captured --full     # and 10⁶
 """
@@ -166,12 +171,44 @@ def w16_table(results: Sequence[CapturedResult]) -> list[str]:
     return lines
 
 
+def per_call(seed: int) -> list[tuple[str, float, float]]:
+    """``(what, seconds per call, ratio to the compiled plan of mg.hvp)`` for the
+    function API's ``hvp``, ``jvp`` and ``vjp`` on a small logistic loss."""
+    import matgrad as mg
+    from matgrad.function_api import transforms
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((200, 10))
+    y = np.where(rng.standard_normal(200) > 0, 1.0, -1.0)
+    w, v = rng.standard_normal(10), rng.standard_normal(10)
+
+    def loss(w: Any) -> Any:
+        return np.sum(np.logaddexp(0, -y * (X @ w)))
+
+    expected = mg.hessian(loss)(w) @ v
+    if relative_error(mg.hvp(loss, (w,), (v,)), expected) > TOLERANCE:
+        raise AssertionError("mg.hvp disagrees with mg.hessian(f)(w) @ v")
+    plan = [p for key, p in transforms._PLANS.items() if key[0] == "hvp"][-1]
+    hessian = mg.hessian(loss)
+    times = compare_times({
+        "mg.hvp(loss, (w,), (v,))": lambda: mg.hvp(loss, (w,), (v,)),
+        "mg.jvp(loss, (w,), (v,))": lambda: mg.jvp(loss, (w,), (v,)),
+        "mg.vjp(loss, w) and its pullback": lambda: mg.vjp(loss, w)[1](np.ones(())),
+        "mg.hessian(loss)(w) @ v": lambda: hessian(w) @ v,
+        "the hvp's compiled plan": lambda: plan(w, v),
+    })
+    base = times["the hvp's compiled plan"]
+    return [(name, t, t / base) for name, t in times.items()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.captured", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="also 10⁶ rows")
     parser.add_argument("--threshold", action="store_true",
                         help="also both sides of CAPTURE_THRESHOLD")
+    parser.add_argument("--per-call", action="store_true",
+                        help="also the per-call cost of mg.hvp, mg.jvp and mg.vjp")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0,
                         help="BLAS threads (default: as NumPy starts); 1 is steadier when busy")
@@ -187,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("| --- | --- | --- | --- | --- |")
         for side, entries, api, closed, ratio in threshold_sides(args.seed):
             print(f"| {side} | {entries} | {_ms(api)} | {_ms(closed)} | {ratio:.2f}× |")
+    if args.per_call:
+        print("\n| call (200 × 10 logistic loss) | time | ÷ the hvp's compiled plan |")
+        print("| --- | --- | --- |")
+        for name, seconds, ratio in per_call(args.seed):
+            print(f"| {name} | {_ms(seconds)} | {ratio:.2f}× |")
     return 0
 
 

@@ -633,3 +633,80 @@ def test_emptied_closure_cell_is_not_served() -> None:
     clear()
     with pytest.raises(NameError):
         g(x)
+
+
+# ----------------------------------------------------------------------------------
+# jvp, hvp and vjp reuse the trace of the same function while its guards hold
+# ----------------------------------------------------------------------------------
+
+
+_SCALE = 2.0
+
+
+def test_hvp_jvp_vjp_reuse_and_every_staleness_case(traces: list[int]) -> None:
+    A = RNG.standard_normal((3, 3))
+    shift = 1.0
+
+    def f(x: Any) -> Any:
+        return _SCALE * np.sum(np.sin(x @ A + shift))
+
+    def expected_hvp(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        s = np.sin(x @ A + shift)
+        return -_SCALE * A @ (s * (A.T @ v))  # type: ignore[no-any-return]
+
+    def expected_grad(x: np.ndarray) -> np.ndarray:
+        return _SCALE * A @ np.cos(x @ A + shift)  # type: ignore[no-any-return]
+
+    x, v = RNG.standard_normal(3), RNG.standard_normal(3)
+
+    def check() -> None:
+        np.testing.assert_allclose(mg.hvp(f, (x,), (v,)), expected_hvp(x, v), rtol=1e-10)
+        _, d = mg.jvp(f, (x,), (v,))
+        np.testing.assert_allclose(d, expected_grad(x) @ v, rtol=1e-10)
+        value, pullback = mg.vjp(f, x)
+        np.testing.assert_allclose(value, _SCALE * np.sum(np.sin(x @ A + shift)), rtol=1e-12)
+        np.testing.assert_allclose(pullback(np.ones(()))[0], expected_grad(x), rtol=1e-10)
+
+    check()
+    check()
+    assert len(traces) == 3  # one per transform, then reused
+    A[0, 0] += 1.0  # an array changed in place
+    check()
+    shift = -0.5  # a closure scalar changed
+    check()
+    global _SCALE
+    old = _SCALE
+    try:
+        _SCALE = 3.0  # a global rebound
+        check()
+    finally:
+        _SCALE = old
+    A = RNG.standard_normal((3, 3))  # replaced by an array of the same shape
+    check()
+    x, v = RNG.standard_normal((2, 3)), RNG.standard_normal((2, 3))  # other primals
+    np.testing.assert_allclose(
+        mg.hvp(f, (x,), (v,)),
+        -_SCALE * np.einsum("ik,bk,bk->bi", A, np.sin(x @ A + shift), v @ A), rtol=1e-10)
+    assert len(traces) == 3 + 3 * 4 + 1
+
+
+def test_functions_given_to_hvp_are_not_kept_alive() -> None:
+    import gc
+    import weakref
+
+    X = RNG.standard_normal((4, 3))
+    w, v = RNG.standard_normal(3), RNG.standard_normal(3)
+
+    def make() -> Any:
+        data = X.copy()
+
+        def f(w: Any) -> Any:
+            return np.sum((data @ w) ** 2)
+
+        return f, weakref.ref(data)
+
+    f, data = make()
+    np.testing.assert_allclose(mg.hvp(f, (w,), (v,)), 2 * X.T @ (X @ v), rtol=1e-10)
+    del f
+    gc.collect()
+    assert data() is None

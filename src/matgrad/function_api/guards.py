@@ -42,6 +42,7 @@ import builtins
 import math
 import operator
 import types
+import weakref
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -155,13 +156,14 @@ def _generated(signature: str, tests: list[str], then: list[str], otherwise: str
     return ns[signature[4:signature.index("(")]]
 
 
-def guards_for(fun: Any, *, identity: bool = False) -> Guards | None:
+def guards_for(fun: Any, *, identity: bool = False, weak: bool = False) -> Guards | None:
     """The guards of a plain Python function's trace, or None when it cannot be
     guarded (then it is traced on every call).  ``identity``: a large array read
     only as an operand of an argument (:func:`.bytecode.read_symbolically`) is
-    guarded by identity, shape and dtype (:attr:`Guards.large`; the caller passes the same
-    array objects to the plan on reuse, :meth:`Guards.covers`) instead of making
-    the function unguardable."""
+    guarded by identity, shape and dtype (:attr:`Guards.large`; the caller passes
+    the same array objects to the plan on reuse, :meth:`Guards.covers`) instead
+    of making the function unguardable.  ``weak``: the guards hold ``fun`` itself
+    by a weak reference, so that they may be kept in a cache keyed weakly by it."""
     if type(fun) is not types.FunctionType:
         return None
     checks: list[Callable[[], bool]] = []
@@ -173,6 +175,9 @@ def guards_for(fun: Any, *, identity: bool = False) -> Guards | None:
     except _Unguardable:
         return None
     tests, namespace = found.bulk()
+    if weak:  # the walk put fun first: F0
+        namespace["F0"] = weakref.ref(fun)
+        tests = [test.replace("F0.", "F0().") for test in tests]
     return Guards(tests, namespace, checks, found.large)
 
 

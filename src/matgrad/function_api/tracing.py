@@ -51,7 +51,7 @@ entry, but a trace that captured one is never reused, so each call re-traces
 RETRACED_CAPTURE_THRESHOLD = 2**12
 """Entries (4096) from which arrays are captured while tracing a function that is
 traced on every call anyway (it reads something no guard covers, a large array
-say, or it is a ``jvp``/``hvp``/``vjp``): there a constant is only a cost, a
+say): there a constant is only a cost, a
 comparison with the last trace's copy, or a copy and a hash of an array computed
 afresh by each trace (``-y`` of a captured ``y``)."""
 

@@ -17,8 +17,9 @@ gives a different expression and is never served a stale result.
 A transform re-traces its function on each call unless the previous trace's
 guards hold (:mod:`matgrad.function_api.guards`): same code, same closure and
 global values (small arrays compared bit for bit), same argument shapes and
-dtypes, and no captured array.  Then the trace is reused and only the compiled
-plan runs.
+dtypes, and every captured array guarded by identity).  Then the trace is
+reused and only the compiled plan runs.  ``jvp``, ``hvp`` and ``vjp`` reuse the
+traces of a function the same way, in a cache that holds the function weakly.
 
 ``argnums`` selects the arguments to differentiate, as in JAX: an int gives one
 result, a tuple gives a tuple.
@@ -32,6 +33,8 @@ names itself and the closest one it does.  Either names the traced function.
 from __future__ import annotations
 
 import functools
+import types
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -157,20 +160,7 @@ class _Transform:
     ) -> tuple[Traced, list[Array]]:
         """The trace for these arguments (the previous one when its guards hold)
         and the plan's input values (the captured arrays after the arguments)."""
-        entry = self._reuse.get(key)
-        if entry is not None and entry.guards.hold():
-            traced = entry.traced
-        else:
-            self._reuse.pop(key, None)
-            guards = guards_for(self.fun, identity=True)
-            traced = Traced(self.fun, _specs(values), self.what, guards is not None)
-            # reused only if every captured array is guarded by identity (read by the
-            # code only as an operand of the traced arguments, never outside the trace,
-            # as X.mean(0) is) and the trace changed no guarded value
-            if guards is not None and guards.covers(traced.captured) and guards.hold():
-                if len(self._reuse) >= _CACHE_SIZE:
-                    self._reuse.clear()
-                self._reuse[key] = _Reuse(guards, traced)
+        traced = _reused_trace(self.fun, values, key, self.what, self._reuse)
         self.last_captured = traced.captured
         if traced.captured:
             values = [*values, *traced.captured]
@@ -235,6 +225,27 @@ class _Transform:
                 finish, index = functools.partial(self._finish, single=single), None
             entry.shortcut = entry.guards.shortcut(key, run, captured, finish, index)
             self._shortcut = entry.shortcut
+
+
+def _reused_trace(fun: Callable[..., Any], values: Sequence[Any], key: tuple[Any, ...],
+                  what: str, reuse: dict[tuple[Any, ...], _Reuse], weak: bool = False) -> Traced:
+    """The trace of ``fun`` on arguments of the layouts ``key``: the one kept in
+    ``reuse`` while its guards hold, else a new one, kept when it may be reused
+    (``weak``: its guards hold ``fun`` weakly, for a cache keyed weakly by it)."""
+    entry = reuse.get(key)
+    if entry is not None and entry.guards.hold():
+        return entry.traced
+    reuse.pop(key, None)
+    guards = guards_for(fun, identity=True, weak=weak)
+    traced = Traced(fun, _specs(values), what, guards is not None)
+    # reused only if every captured array is guarded by identity (read by the code
+    # only as an operand of the traced arguments, never outside the trace, as
+    # X.mean(0) is) and the trace changed no guarded value
+    if guards is not None and guards.covers(traced.captured) and guards.hold():
+        if len(reuse) >= _CACHE_SIZE:
+            reuse.clear()
+        reuse[key] = _Reuse(guards, traced)
+    return traced
 
 
 class _Reuse:
@@ -368,11 +379,29 @@ _LAST_CAPTURED: list[tuple[Array, ...]] = [()]
 """The arrays the last ``jvp``/``hvp``/``vjp`` trace captured (for benchmarks)."""
 
 
+_TRACES: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], _Reuse]] = (
+    weakref.WeakKeyDictionary()
+)
+"""The reusable traces of the functions given to ``jvp``/``hvp``/``vjp``, by
+function (held weakly: a function and what its closure holds are not kept alive
+by the cache) and by the layouts of the primals."""
+
+
 def _traced(
     fun: Callable[..., Any], primals: Sequence[Any], what: str
 ) -> tuple[Traced, list[Array]]:
+    """The trace of ``fun`` on the primals, reused while its guards hold (a plain
+    Python function; anything else is traced on every call), and the primals as
+    the plan takes them."""
     values = [_argument(p, k) for k, p in enumerate(primals)]
-    traced = Traced(fun, _specs(values), what)
+    if type(fun) is types.FunctionType:
+        key = (what, *[(v.shape, v.dtype) for v in values])
+        reuse = _TRACES.get(fun)
+        if reuse is None:
+            reuse = _TRACES[fun] = {}
+        traced = _reused_trace(fun, values, key, what, reuse, weak=True)
+    else:
+        traced = Traced(fun, _specs(values), what)
     _LAST_CAPTURED[0] = traced.captured
     return traced, values
 
