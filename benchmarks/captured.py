@@ -17,7 +17,8 @@ with data just below it (constants) and just above it (captured inputs).
 ``--per-call`` measures what a call of ``mg.hvp``, ``mg.jvp`` and ``mg.vjp``
 costs on a small logistic loss (200 × 10 data in the closure, a module-level
 function, as a Newton-CG loop calls it) against its compiled plan alone and
-against ``mg.hessian(f)(w) @ v``.
+against ``mg.hessian(f)(w) @ v``; and ``mg.grad`` of the same loss written as a
+method of a model object against ``mg.grad`` of the function.
 
     python -m benchmarks.captured            # 10⁴ and 10⁵ rows
     python -m benchmarks.captured --full     # and 10⁶
@@ -185,12 +186,24 @@ def per_call(seed: int) -> list[tuple[str, float, float]]:
     def loss(w: Any) -> Any:
         return np.sum(np.logaddexp(0, -y * (X @ w)))
 
+    class Model:  # the same loss as a method, the data attributes of the object
+        def __init__(self) -> None:
+            self.X, self.y = X, y
+
+        def loss(self, w: Any) -> Any:
+            return np.sum(np.logaddexp(0, -self.y * (self.X @ w)))
+
     expected = mg.hessian(loss)(w) @ v
     if relative_error(mg.hvp(loss, (w,), (v,)), expected) > TOLERANCE:
         raise AssertionError("mg.hvp disagrees with mg.hessian(f)(w) @ v")
     plan = [p for key, p in transforms._PLANS.items() if key[0] == "hvp"][-1]
     hessian = mg.hessian(loss)
+    gradient, method = mg.grad(loss), mg.grad(Model().loss)
+    if relative_error(method(w), gradient(w)) > TOLERANCE:
+        raise AssertionError("mg.grad of the method disagrees with mg.grad of the function")
     times = compare_times({
+        "mg.grad(loss)(w)": lambda: gradient(w),
+        "mg.grad(model.loss)(w), a bound method": lambda: method(w),
         "mg.hvp(loss, (w,), (v,))": lambda: mg.hvp(loss, (w,), (v,)),
         "mg.jvp(loss, (w,), (v,))": lambda: mg.jvp(loss, (w,), (v,)),
         "mg.vjp(loss, w) and its pullback": lambda: mg.vjp(loss, w)[1](np.ones(())),

@@ -85,6 +85,7 @@ LAYERS: dict[str, int] = {
     "function_api.tracing": 6,
     "function_api.guards": 6,
     "function_api.bytecode": 6,
+    "function_api.guard_checks": 6,
     "function_api.batching": 6,
     "calculus.change_of_variables": 6,
     "testing": 6,

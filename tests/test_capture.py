@@ -301,13 +301,15 @@ class _Model:
         self.weights = {"c": 1.0}
 
 
-def test_unguardable_reads_retrace(traces: list[int]) -> None:
-    """An attribute, a dict entry, a bound method: no guard covers them, so the
-    function is traced on every call and changes are seen."""
+def test_instance_attributes_are_guarded_by_name(traces: list[int]) -> None:
+    """An object's attributes (an array changed in place, a dict entry, an
+    attribute rebound): reused while unchanged, each change seen."""
     model = _Model()
     g = mg.grad(lambda x: model.weights["c"] * (x @ model.A @ x))
     x = RNG.standard_normal(2)
     np.testing.assert_allclose(g(x), 2 * x)
+    np.testing.assert_allclose(g(x), 2 * x)
+    assert len(traces) == 1
     model.A[0, 1] = 4.0
     np.testing.assert_allclose(g(x), (model.A + model.A.T) @ x)
     model.weights["c"] = 3.0
@@ -315,6 +317,106 @@ def test_unguardable_reads_retrace(traces: list[int]) -> None:
     model.A = np.diag([2.0, 5.0])
     np.testing.assert_allclose(g(x), 3 * 2 * model.A @ x)
     assert len(traces) == 4
+
+
+class _Loss:
+    scale = 1.0  # a class attribute, read through the instance
+
+    def __init__(self, A: np.ndarray, shift: float) -> None:
+        self.A, self.shift, self.unused = A, shift, 0
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.A
+
+    def inner(self, x: Any) -> Any:
+        return x @ self.matrix + self.shift
+
+    def loss(self, x: Any) -> Any:
+        return self.scale * np.sum(np.sin(self.inner(x)))
+
+
+def _loss_grad(obj: _Loss, x: np.ndarray) -> np.ndarray:
+    return obj.scale * obj.A @ np.cos(x @ obj.A + obj.shift)  # type: ignore[no-any-return]
+
+
+def test_bound_method_trace_reused_and_every_staleness_case(traces: list[int]) -> None:
+    obj = _Loss(RNG.standard_normal((3, 3)), 0.5)
+    g = mg.grad(obj.loss)
+    x = RNG.standard_normal(3)
+    for _ in range(3):
+        np.testing.assert_allclose(g(x), _loss_grad(obj, x), rtol=1e-12)
+    obj.unused = 7  # not read by the code
+    np.testing.assert_allclose(g(x), _loss_grad(obj, x), rtol=1e-12)
+    assert len(traces) == 1
+    try:
+        obj.A[0, 0] = 5.0  # in place, read through a property
+        np.testing.assert_allclose(g(x), _loss_grad(obj, x), rtol=1e-12)
+        obj.shift = -1.0  # an attribute rebound
+        np.testing.assert_allclose(g(x), _loss_grad(obj, x), rtol=1e-12)
+        _Loss.scale = 2.0  # a class attribute changed
+        np.testing.assert_allclose(g(x), _loss_grad(obj, x), rtol=1e-12)
+        obj.scale = 3.0  # the instance now shadows it
+        np.testing.assert_allclose(g(x), _loss_grad(obj, x), rtol=1e-12)
+        _Loss.inner = lambda self, x: x @ self.A - self.shift  # type: ignore[method-assign]
+        z = x @ obj.A - obj.shift  # a method replaced on the class
+        np.testing.assert_allclose(g(x), 3.0 * obj.A @ np.cos(z), rtol=1e-12)
+        assert len(traces) == 6
+    finally:
+        _Loss.scale = 1.0
+        _Loss.inner = _ORIGINAL_INNER  # type: ignore[method-assign]
+
+
+_ORIGINAL_INNER = _Loss.inner
+
+
+class _Scaler:
+    def __init__(self) -> None:
+        self.k = 2.0
+
+    def __call__(self, x: Any) -> Any:
+        return x * self.k
+
+
+def test_special_methods_of_an_object_are_guarded() -> None:
+    """``scaler(x)`` calls ``__call__`` without naming it: its reads are guarded."""
+    scaler = _Scaler()
+    g = mg.grad(lambda x: np.sum(scaler(x)))
+    x = np.ones(2)
+    np.testing.assert_allclose(g(x), [2.0, 2.0])
+    np.testing.assert_allclose(g(x), [2.0, 2.0])
+    scaler.k = -3.0
+    np.testing.assert_allclose(g(x), [-3.0, -3.0])
+
+
+class _Dynamic:
+    def __init__(self) -> None:
+        self.c = 2.0
+
+    def __getattr__(self, name: str) -> Any:
+        return 3.0
+
+
+class _Slotted:
+    __slots__ = ("c",)
+
+    def __init__(self) -> None:
+        self.c = 2.0
+
+
+def test_objects_that_resolve_attributes_their_own_way_retrace(traces: list[int]) -> None:
+    x = np.ones(2)
+    for obj in (_Dynamic(), _Slotted()):
+        g = mg.grad(lambda x, obj=obj: obj.c * np.sum(x))
+        np.testing.assert_allclose(g(x), [2.0, 2.0])
+        obj.c = 4.0
+        np.testing.assert_allclose(g(x), [4.0, 4.0])
+    assert len(traces) == 4  # traced on every call
+    obj = _Loss(np.eye(3), 0.0)
+    g = mg.grad(obj.loss)
+    np.testing.assert_allclose(g(np.zeros(3)), np.ones(3))
+    obj.__class__ = type("_Other", (_Loss,), {"scale": 5.0})
+    np.testing.assert_allclose(g(np.zeros(3)), 5 * np.ones(3))
 
 
 def test_random_numbers_are_drawn_by_each_trace() -> None:
@@ -346,7 +448,7 @@ def test_guards_refuse_what_they_cannot_check() -> None:
     long = [1.0] * 100
     assert guards_for(lambda x: x * long[0]) is None  # too many entries to check per call
     model = _Model()
-    assert guards_for(lambda x: x * model.weights["c"]) is None
+    assert guards_for(lambda x: x * vars(model)["A"]) is None  # read other than by name
     assert guards_for(np.sum) is None  # not a Python function: traced on every call
     small = np.ones(3)
     assert guards_for(lambda x: x * small) is not None

@@ -21,8 +21,15 @@ defaults.  :func:`guards_for` records those values before a trace;
   above, the named ones it lacks staying absent (the others cannot reach the
   trace); every entry when the code may read attributes other than by name
   (``getattr``, ``vars``, ``==``, formatting:
-  :func:`~matgrad.function_api.bytecode.attribute_reads`).
-
+  :func:`~matgrad.function_api.bytecode.attribute_reads`);
+- an instance of a class written in Python (no metaclass, ``__slots__``,
+  ``__getattr__`` or ``__getattribute__``; :func:`.guard_checks.plain_instance`)
+  in a closure cell or a global, or the object a method is bound to: the same
+  class, and for each attribute the code names (and each special method, which
+  Python calls without naming it) what its own ``__dict__`` and each class of
+  its method resolution order hold, guarded as above (methods and properties
+  walked as functions); refused when the code may read attributes other than by
+  name;
 - with ``identity=True``, large arrays (``CAPTURE_THRESHOLD`` entries and up) in
   closure cells and globals that the code reads only as an operand of a binary
   operator whose other operand is an argument (``X @ w``): the same object, shape
@@ -31,20 +38,19 @@ defaults.  :func:`guards_for` records those values before a trace;
 Anything else cannot be guarded and the function is re-traced on every call
 (correct, only slower): a large array read any other way (its contents would
 have to be scanned, or, captured, may have been read by NumPy code outside the
-trace, as ``X.mean(0)`` and ``-y`` are), an instance of any other class (its attributes),
-a bound method, a module other than NumPy's, SciPy's, ``math`` and matgrad's,
-and code that names ``random`` (random numbers are drawn anew by each trace).
+trace, as ``X.mean(0)`` and ``-y`` are), an instance of any other class, a
+method bound to anything else, a module other than NumPy's, SciPy's, ``math``
+and matgrad's, and code that names ``random`` (random numbers are drawn anew by
+each trace).
 """
 
 from __future__ import annotations
 
 import builtins
-import math
-import operator
 import types
 import weakref
 from collections.abc import Callable, Sequence
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -58,16 +64,31 @@ from matgrad.function_api.bytecode import (
     read_symbolically,
 )
 from matgrad.function_api.bytecode import names as bytecode_names
+from matgrad.function_api.guard_checks import (
+    CONTAINERS,
+    CREATION,
+    MISSING,
+    SCALARS,
+    TRUSTED,
+    by_identity,
+    cell_check,
+    class_attribute,
+    data_descriptor,
+    empty_check,
+    entry_check,
+    global_check,
+    item_check,
+    items,
+    large,
+    layout_check,
+    plain_instance,
+)
 
 __all__ = ["Guards", "guards_for"]
 
-_MISSING = object()
-_SCALARS = (type(None), bool, int, float, complex, str, bytes, np.generic)
-_TRUSTED = frozenset({"numpy", "scipy", "math", "cmath", "matgrad", "builtins", "operator"})
 _MAX_DEPTH = 6
 _MAX_GUARDS = 256
 _MAX_ITEMS = 64
-_CONTAINERS = (tuple, list, dict, SimpleNamespace)
 _BUILTINS: dict[str, Any] = vars(builtins)
 
 
@@ -164,6 +185,9 @@ def guards_for(fun: Any, *, identity: bool = False, weak: bool = False) -> Guard
     the same array objects to the plan on reuse, :meth:`Guards.covers`) instead
     of making the function unguardable.  ``weak``: the guards hold ``fun`` itself
     by a weak reference, so that they may be kept in a cache keyed weakly by it."""
+    owner = MISSING
+    if type(fun) is types.MethodType and plain_instance(fun.__self__):
+        fun, owner = fun.__func__, fun.__self__  # its instance: guarded by name
     if type(fun) is not types.FunctionType:
         return None
     checks: list[Callable[[], bool]] = []
@@ -171,6 +195,8 @@ def guards_for(fun: Any, *, identity: bool = False, weak: bool = False) -> Guard
     seen: set[int] = set()
     try:
         _function(fun, checks, seen, 0, found)
+        if owner is not MISSING:
+            found.spaces.append((owner, 0))
         found.settle(checks, seen)
     except _Unguardable:
         return None
@@ -186,7 +212,7 @@ class _Found:
     and checked in a few C-level passes (:meth:`bulk`), not one closure each."""
 
     __slots__ = ("attributes", "cells", "containers", "functions", "identity", "large",
-                 "spaces", "tables", "unbound_names", "wholesale")
+                 "spaces", "tables", "typed", "unbound_names", "wholesale")
 
     def __init__(self, identity: bool) -> None:
         self.attributes: set[str] = set()
@@ -194,10 +220,12 @@ class _Found:
         self.wholesale = False
         """Whether the walked code may read an object's attributes other than by
         name (``getattr``, ``vars``, ``==``, formatting, ...)."""
-        self.spaces: list[tuple[SimpleNamespace, int]] = []
-        """``SimpleNamespace`` objects in closure cells and globals, with the depth
-        they were met at: their entries are guarded once the walk is over
-        (:meth:`settle`)."""
+        self.spaces: list[tuple[Any, int]] = []
+        """``SimpleNamespace`` objects and instances of plain classes in closure
+        cells and globals (or bound to a method), with the depth they were met at:
+        their entries are guarded once the walk is over (:meth:`settle`)."""
+        self.typed: list[tuple[Any, type]] = []
+        """Instances that must keep their class."""
         self.identity = identity
         """Whether large arrays read only as operands are guarded by identity."""
         self.large: dict[int, Any] = {}
@@ -230,13 +258,13 @@ class _Found:
         """Guard a list, dict or ``SimpleNamespace`` kept by identity (its holder is
         checked by identity too): its size and the entries kept by identity in
         :meth:`bulk`, the others (numbers, arrays, containers) one by one."""
-        entries = _items(container)
-        plain = [(key, item) for key, item in entries.items() if _by_identity(item)]
+        entries = items(container)
+        plain = [(key, item) for key, item in entries.items() if by_identity(item)]
         self.containers.append((container, len(entries), plain, frozenset()))
-        kind = type(container)
         for key, item in entries.items():
-            if not _by_identity(item):
-                checks.append(_entry_check(container, kind, key, item))
+            if not by_identity(item):
+                checks.append(entry_check(container, type(container) is SimpleNamespace,
+                                           key, item))
 
     def settle(self, checks: list[Callable[[], bool]], seen: set[int]) -> None:
         """Guard the namespaces met in closure cells and globals on the entries the
@@ -244,13 +272,16 @@ class _Found:
         trace) and on the named ones that are absent staying absent; on every
         entry when the code may read attributes wholesale.  Walking an entry (a
         function) may name more attributes, so this runs to a fixed point."""
-        picked: dict[int, tuple[SimpleNamespace, set[str]]] = {}
+        picked: dict[int, tuple[Any, set[str]]] = {}
         grew = True
         while grew:
             grew = False
             for space, depth in list(self.spaces):  # walking an entry may add spaces
-                table = vars(space)
                 done = picked.setdefault(id(space), (space, set()))[1]
+                if type(space) is not SimpleNamespace:
+                    grew = self._instance_reads(space, done, checks, seen, depth) or grew
+                    continue
+                table = vars(space)
                 for key in [k for k in table if k not in done and self._reaches(k)]:
                     done.add(key)
                     grew = True
@@ -258,17 +289,73 @@ class _Found:
                 if len(done) > _MAX_ITEMS or depth > _MAX_DEPTH:
                     raise _Unguardable
         for space, done in picked.values():
+            if type(space) is not SimpleNamespace:
+                self._instance_guards(space, done, checks)
+                continue
             if self.wholesale:
                 self.entries(space, checks)
                 continue
             table = vars(space)
             self.containers.append((
-                space, None, [(key, table[key]) for key in done if _by_identity(table[key])],
+                space, None, [(key, table[key]) for key in done if by_identity(table[key])],
                 frozenset(self.attributes - table.keys()),
             ))
             for key in done:
-                if not _by_identity(table[key]):
-                    checks.append(_entry_check(space, SimpleNamespace, key, table[key]))
+                if not by_identity(table[key]):
+                    checks.append(entry_check(space, True, key, table[key]))
+
+    def _instance_reads(self, obj: Any, done: set[str], checks: list[Callable[[], bool]],
+                        seen: set[int], depth: int) -> bool:
+        """Walk what the named attributes of an instance of a plain class are (its
+        own entries, or its class's: methods, properties, class attributes), as
+        Python finds them; whether any was new.  Read other than by name, or
+        through a descriptor other than a function or a property, it is refused."""
+        if self.wholesale or depth > _MAX_DEPTH:
+            raise _Unguardable
+        table = vars(obj)
+        implicit = {  # special methods, which Python calls without naming them
+            name for c in type(obj).__mro__[:-1] for name, v in vars(c).items()
+            if name.startswith("__") and name not in CREATION
+            and isinstance(v, (types.FunctionType, staticmethod, classmethod, property))
+        }
+        new = [name for name in self.attributes | implicit if name not in done]
+        for name in new:
+            done.add(name)
+            found = class_attribute(type(obj), name)
+            if isinstance(found, property):
+                _value(found.fget, checks, seen, depth + 1, self)
+            elif isinstance(found, (staticmethod, classmethod)):
+                _value(found.__func__, checks, seen, depth + 1, self)
+            elif found is not MISSING and data_descriptor(found):
+                raise _Unguardable  # __slots__ members, C-level attributes
+            elif name in table:
+                _value(table[name], checks, seen, depth + 1, self)
+            elif found is not MISSING:
+                _value(found, checks, seen, depth + 1, self)
+        if sum(name in table for name in done) > _MAX_ITEMS:
+            raise _Unguardable
+        return bool(new)
+
+    def _instance_guards(self, obj: Any, done: set[str], checks: list[Callable[[], bool]]
+                         ) -> None:
+        """An instance keeps its class, and its own entries and each class's in its
+        method resolution order keep what they held for the named attributes (the
+        absent ones staying absent)."""
+        if self.wholesale:
+            raise _Unguardable
+        self.typed.append((obj, type(obj)))
+        holders: list[Any] = [obj, *(vars(c) for c in type(obj).__mro__[:-1])]
+        for holder in holders:
+            table = vars(holder) if holder is obj else holder
+            present = [name for name in done if name in table]
+            self.containers.append((
+                holder, None, [(name, table[name]) for name in present
+                               if by_identity(table[name])],
+                frozenset(done - table.keys()),
+            ))
+            for name in present:
+                if not by_identity(table[name]):
+                    checks.append(entry_check(holder, holder is obj, name, table[name]))
 
     def _reaches(self, key: str) -> bool:
         """Whether the walked code may read the namespace entry ``key``."""
@@ -280,7 +367,7 @@ class _Found:
         defaults, every such cell and global — as one generated expression (a
         chain of ``is`` tests; the objects are in its namespace, the source names
         only them, never user text)."""
-        ns: dict[str, Any] = {"__name__": __name__, "M": _MISSING}
+        ns: dict[str, Any] = {"__name__": __name__, "M": MISSING}
         tests = []
         for k, (fun, code, defaults, kwdefaults) in enumerate(self.functions):
             ns.update({f"F{k}": fun, f"C{k}": code, f"D{k}": defaults, f"K{k}": kwdefaults})
@@ -292,7 +379,8 @@ class _Found:
         n = 0
         for k, (container, size, plain, absent) in enumerate(self.containers):
             ns[f"Y{k}"] = container
-            held = f"vars(Y{k})" if type(container) is SimpleNamespace else f"Y{k}"
+            mapping = isinstance(container, (list, dict, MappingProxyType))
+            held = f"Y{k}" if mapping else f"vars(Y{k})"
             reader = f"(E{k} := {held})"  # bound by the first test that reads it
             if size is not None:
                 tests.append(f"len{reader} == {size}")
@@ -308,6 +396,9 @@ class _Found:
             if absent:
                 ns[f"AB{k}"] = absent
                 tests.append(f"{reader}.keys().isdisjoint(AB{k})")
+        for k, (obj, kind) in enumerate(self.typed):
+            ns.update({f"Q{k}": obj, f"QT{k}": kind})
+            tests.append(f"type(Q{k}) is QT{k}")
         ns["BK"] = _BUILTINS.keys()
         for u, (keys, names, absent) in enumerate(self.unbound_names):
             ns.update({f"UK{u}": keys, f"U{u}": names, f"A{u}": absent})
@@ -336,37 +427,37 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
     found.functions.append((fun, code, defaults, kwdefaults))
     for position, value in enumerate(defaults or ()):
         _value(value, checks, seen, depth, found)
-        checks.append(_item_check(defaults, position, value))  # an array changed in place
+        checks.append(item_check(defaults, position, value))  # an array changed in place
     if kwdefaults:
         keys = tuple(kwdefaults)
         checks.append(lambda: tuple(kwdefaults) == keys)
         for name, value in kwdefaults.items():
             _value(value, checks, seen, depth, found)
-            checks.append(_global_check(kwdefaults, name, value))
+            checks.append(global_check(kwdefaults, name, value))
     same_cells: list[tuple[Any, Any]] = []  # (cell, content) kept by identity
     for name, cell in zip(code.co_freevars, fun.__closure__ or ()):
         try:
             content = cell.cell_contents
         except ValueError:  # an empty cell (a name assigned later): guard that it stays so
-            checks.append(_empty_check(cell))
+            checks.append(empty_check(cell))
             continue
-        if found.identity and _large(content) and read_symbolically(code, name, DEREF):
+        if found.identity and large(content) and read_symbolically(code, name, DEREF):
             found.large[id(content)] = content
             same_cells.append((cell, content))
-            checks.append(_layout_check(content))
+            checks.append(layout_check(content))
             continue
-        if type(content) is SimpleNamespace:  # its entries: once every read is known
+        if type(content) is SimpleNamespace or plain_instance(content):  # once reads are known
             same_cells.append((cell, content))
             found.spaces.append((content, depth))
             continue
         _value(content, checks, seen, depth, found)  # first: refuses before a snapshot is taken
-        if _by_identity(content):
+        if by_identity(content):
             same_cells.append((cell, content))
         elif type(content) in _MUTABLE:
             same_cells.append((cell, content))
             found.entries(content, checks)
         else:
-            checks.append(_cell_check(cell, content))
+            checks.append(cell_check(cell, content))
     found.cells += same_cells
     namespace = fun.__globals__
     names = set(bytecode_names(code))
@@ -378,28 +469,28 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
     unbound: list[str] = []  # names the module does not bind
     same_globals: dict[str, Any] = {}  # globals kept by identity
     for name in names:
-        value = namespace.get(name, _MISSING)
-        if value is _MISSING:
+        value = namespace.get(name, MISSING)
+        if value is MISSING:
             unbound.append(name)
-            value = _BUILTINS.get(name, _MISSING)
-            if value is not _MISSING:
+            value = _BUILTINS.get(name, MISSING)
+            if value is not MISSING:
                 _value(value, checks, seen, depth, found)
-        elif found.identity and _large(value) and read_symbolically(code, name, GLOBAL):
+        elif found.identity and large(value) and read_symbolically(code, name, GLOBAL):
             found.large[id(value)] = value
             same_globals[name] = value
-            checks.append(_layout_check(value))
-        elif type(value) is SimpleNamespace:
+            checks.append(layout_check(value))
+        elif type(value) is SimpleNamespace or plain_instance(value):
             same_globals[name] = value
             found.spaces.append((value, depth))
         else:
             _value(value, checks, seen, depth, found)
-            if _by_identity(value):
+            if by_identity(value):
                 same_globals[name] = value
             elif type(value) in _MUTABLE:
                 same_globals[name] = value
                 found.entries(value, checks)
             else:
-                checks.append(_global_check(namespace, name, value))
+                checks.append(global_check(namespace, name, value))
     if unbound:
         found.unbound(namespace, unbound)
     if same_globals:
@@ -408,110 +499,13 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
         raise _Unguardable
 
 
-def _empty_check(cell: Any) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            cell.cell_contents  # noqa: B018 - the read is the check
-        except ValueError:
-            return True
-        return False
-
-    return check
-
-
-def _item_check(items: Any, position: int, value: Any) -> Callable[[], bool]:
-    same = _same(value)
-    return lambda: same(items[position])
-
-
-def _same(value: Any) -> Callable[[Any], bool]:
-    """A test that a later value is interchangeable with ``value``."""
-    if isinstance(value, _SCALARS) or (
-        type(value) is tuple and all(isinstance(v, _SCALARS) for v in value)
-    ):
-        kind = type(value)
-        if isinstance(value, float) and math.isnan(value):
-            return lambda now: False
-        return lambda now: type(now) is kind and bool(now == value)
-    if _large(value):  # read only as a plan input (bytecode.read_symbolically): the same object
-        dtype, shape = value.dtype, value.shape
-        return lambda now: now is value and now.shape == shape and now.dtype == dtype
-    if type(value) is np.ndarray:
-        dtype, shape, bits = value.dtype, value.shape, value.tobytes()
-        return lambda now: (type(now) is np.ndarray and now.dtype == dtype
-                            and now.shape == shape and now.tobytes() == bits)
-    if type(value) in _CONTAINERS:
-        return _same_items(value)
-    return lambda now: now is value
-
-
-def _items(value: Any) -> dict[Any, Any]:
-    """A container's entries by key (index for a list or tuple)."""
-    if type(value) in (list, tuple):
-        return dict(enumerate(value))
-    return dict(vars(value) if type(value) is SimpleNamespace else value)
-
-
-def _same_items(value: Any) -> Callable[[Any], bool]:
-    """The same container object (a tuple: an equal one) holding the same entries:
-    the entries kept by identity (functions, modules) compared in one C-level pass,
-    the others (numbers, arrays, containers) one by one."""
-    kind, entries = type(value), _items(value)
-    size = len(entries)
-    plain = [key for key, item in entries.items() if _by_identity(item)]
-    fetch = operator.itemgetter(*plain) if len(plain) > 1 else None
-    kept = tuple(entries[key] for key in plain)
-    others = [(key, _same(item)) for key, item in entries.items() if not _by_identity(item)]
-
-    def same(now: Any) -> bool:
-        if type(now) is not kind or (now is not value and kind is not tuple):
-            return False
-        table = vars(now) if kind is SimpleNamespace else now
-        if len(table) != size:
-            return False
-        try:
-            if fetch is not None:
-                if not all(map(operator.is_, fetch(table), kept)):
-                    return False
-            elif plain and table[plain[0]] is not kept[0]:
-                return False
-            return all(check(table[key]) for key, check in others)
-        except (KeyError, IndexError):
-            return False
-
-    return same
-
-
-def _by_identity(value: Any) -> bool:
-    """Whether ``_same`` compares this value by identity."""
-    return not (isinstance(value, _SCALARS) or type(value) is np.ndarray
-                or type(value) in _CONTAINERS)
-
-
-def _cell_check(cell: Any, content: Any) -> Callable[[], bool]:
-    same = _same(content)
-
-    def check() -> bool:
-        try:
-            return same(cell.cell_contents)
-        except ValueError:
-            return False
-
-    return check
-
-
-def _global_check(namespace: dict[str, Any], name: str, value: Any) -> Callable[[], bool]:
-    same = _same(value)
-    return lambda: same(namespace.get(name, _MISSING))
-
-
 def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: int,
            found: _Found) -> None:
     """Guard what a value read by the code brings in, or refuse."""
-    if isinstance(value, _SCALARS):
+    if isinstance(value, SCALARS):
         return
-    if type(value) in _CONTAINERS:
-        entries = _items(value)
+    if type(value) in CONTAINERS:
+        entries = items(value)
         if len(entries) > _MAX_ITEMS or depth > _MAX_DEPTH:
             raise _Unguardable
         for item in entries.values():
@@ -523,18 +517,18 @@ def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: 
         return
     if type(value) is types.FunctionType:
         home = str(value.__module__)
-        if home.partition(".")[0] in _TRUSTED and "random" not in home:
+        if home.partition(".")[0] in TRUSTED and "random" not in home:
             return  # NumPy's, SciPy's, matgrad's own: the same function object
         _function(value, checks, seen, depth + 1, found)
         return
     if isinstance(value, types.ModuleType):
-        if value.__name__.partition(".")[0] in _TRUSTED and "random" not in value.__name__:
+        if value.__name__.partition(".")[0] in TRUSTED and "random" not in value.__name__:
             return
         raise _Unguardable
     if id(value) in WHOLESALE_VALUES:
         found.wholesale = True
     module = getattr(value, "__module__", None)
-    trusted = isinstance(module, str) and module.partition(".")[0] in _TRUSTED
+    trusted = isinstance(module, str) and module.partition(".")[0] in TRUSTED
     if isinstance(value, (types.BuiltinFunctionType, np.ufunc)) and trusted:
         owner = getattr(value, "__self__", None)
         if owner is None or isinstance(owner, types.ModuleType):
@@ -547,30 +541,4 @@ def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: 
     raise _Unguardable
 
 
-def _large(value: Any) -> bool:
-    """An array the trace captures as a plan input (:mod:`~matgrad.function_api.tracing`)."""
-    return (type(value) is np.ndarray and value.size >= tracing.CAPTURE_THRESHOLD
-            and value.dtype in tracing.PLAIN_DTYPES)
-
-
 _MUTABLE = (list, dict, SimpleNamespace)
-
-
-def _entry_check(container: Any, kind: type, key: Any, item: Any) -> Callable[[], bool]:
-    """An entry of a container kept by identity is interchangeable with ``item``."""
-    same = _same(item)
-
-    def check() -> bool:
-        try:
-            return same((vars(container) if kind is SimpleNamespace else container)[key])
-        except (KeyError, IndexError):
-            return False
-
-    return check
-
-
-def _layout_check(array: Any) -> Callable[[], bool]:
-    """A large array kept by identity keeps its shape and dtype (both can be set in
-    place; its contents are read by the plan at each call)."""
-    shape, dtype = array.shape, array.dtype
-    return lambda: array.shape == shape and array.dtype == dtype
