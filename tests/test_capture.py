@@ -370,6 +370,52 @@ def test_bound_method_trace_reused_and_every_staleness_case(traces: list[int]) -
 _ORIGINAL_INNER = _Loss.inner
 
 
+class _Layer:
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        self.W, self.b = W, b
+
+    def __call__(self, x: Any) -> Any:
+        return np.tanh(x @ self.W + self.b)
+
+
+class _Network:
+    def __init__(self) -> None:
+        self.layers = [_Layer(RNG.standard_normal((3, 3)), RNG.standard_normal(3))
+                       for _ in range(2)]
+        self.head = _Layer(RNG.standard_normal((3, 1)), np.zeros(1))
+
+    def loss(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return np.sum(self.head(x))
+
+
+def _network_grad(net: _Network, x: np.ndarray) -> np.ndarray:
+    activations = [x]
+    for layer in [*net.layers, net.head]:
+        activations.append(np.tanh(activations[-1] @ layer.W + layer.b))
+    g = np.ones(1)
+    for layer, out in zip([net.head, *net.layers[::-1]], activations[:0:-1]):
+        g = layer.W @ (g * (1 - out**2))
+    return g
+
+
+def test_objects_held_by_objects_are_guarded(traces: list[int]) -> None:
+    net = _Network()
+    g = mg.grad(net.loss)
+    x = RNG.standard_normal(3)
+    for _ in range(3):
+        np.testing.assert_allclose(g(x), _network_grad(net, x), rtol=1e-10)
+    assert len(traces) == 1
+    net.layers[1].W[0, 0] += 1.0  # a nested object's array, in place
+    np.testing.assert_allclose(g(x), _network_grad(net, x), rtol=1e-10)
+    net.head.b = np.ones(1)  # a nested object's attribute rebound
+    np.testing.assert_allclose(g(x), _network_grad(net, x), rtol=1e-10)
+    net.layers.append(_Layer(np.eye(3), np.zeros(3)))  # one more layer
+    np.testing.assert_allclose(g(x), _network_grad(net, x), rtol=1e-10)
+    assert len(traces) == 4
+
+
 class _Scaler:
     def __init__(self) -> None:
         self.k = 2.0

@@ -24,7 +24,8 @@ defaults.  :func:`guards_for` records those values before a trace;
   :func:`~matgrad.function_api.bytecode.attribute_reads`);
 - an instance of a class written in Python (no metaclass, ``__slots__``,
   ``__getattr__`` or ``__getattribute__``; :func:`.guard_checks.plain_instance`)
-  in a closure cell or a global, or the object a method is bound to: the same
+  in a closure cell or a global, the object a method is bound to, or held by
+  one of these or by a guarded container: the same
   class, and for each attribute the code names (and each special method, which
   Python calls without naming it) what its own ``__dict__`` and each class of
   its method resolution order hold, guarded as above (methods and properties
@@ -510,6 +511,9 @@ def _value(value: Any, checks: list[Callable[[], bool]], seen: set[int], depth: 
             raise _Unguardable
         for item in entries.values():
             _value(item, checks, seen, depth + 1, found)
+        return
+    if plain_instance(value):  # its attributes: once every read is known (the layers of a model)
+        found.spaces.append((value, depth + 1))
         return
     if type(value) is np.ndarray:
         if value.size >= tracing.CAPTURE_THRESHOLD or value.dtype.hasobject:
