@@ -7,6 +7,7 @@ result against a closed form computed with NumPy by hand."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tracemalloc
 from types import SimpleNamespace
@@ -414,6 +415,35 @@ def test_objects_held_by_objects_are_guarded(traces: list[int]) -> None:
     net.layers.append(_Layer(np.eye(3), np.zeros(3)))  # one more layer
     np.testing.assert_allclose(g(x), _network_grad(net, x), rtol=1e-10)
     assert len(traces) == 4
+
+
+@dataclasses.dataclass
+class _Ridge:
+    X: np.ndarray
+    y: np.ndarray
+    penalty: float = 0.5
+
+    def loss(self, w: Any) -> Any:
+        r = self.X @ w - self.y
+        return r @ r + self.penalty * (w @ w)
+
+
+def test_a_dataclass_model_is_guarded(traces: list[int]) -> None:
+    model = _Ridge(RNG.standard_normal((6, 3)), RNG.standard_normal(6))
+    g = mg.grad(model.loss)
+    w = RNG.standard_normal(3)
+
+    def expected() -> np.ndarray:
+        return 2 * model.X.T @ (model.X @ w - model.y) + 2 * model.penalty * w  # type: ignore[no-any-return]
+
+    for _ in range(3):
+        np.testing.assert_allclose(g(w), expected(), rtol=1e-12)
+    assert len(traces) == 1
+    model.penalty = 2.0
+    np.testing.assert_allclose(g(w), expected(), rtol=1e-12)
+    model.y = RNG.standard_normal(6)
+    np.testing.assert_allclose(g(w), expected(), rtol=1e-12)
+    assert len(traces) == 3
 
 
 class _Scaler:

@@ -18,7 +18,7 @@ import numpy as np
 from matgrad.function_api import tracing
 
 __all__ = [
-    "CONTAINERS", "CREATION", "MISSING", "SCALARS", "TRUSTED", "by_identity", "cell_check",
+    "CONTAINERS", "UNREAD", "MISSING", "SCALARS", "TRUSTED", "by_identity", "cell_check",
     "class_attribute", "data_descriptor", "empty_check", "entry_check", "global_check",
     "item_check", "items", "large", "layout_check", "plain_instance", "same_as",
 ]
@@ -149,9 +149,21 @@ def entry_check(container: Any, attributes: bool, key: Any, item: Any) -> Callab
 
 
 _HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
-CREATION = frozenset({"__init__", "__new__", "__init_subclass__", "__set_name__", "__del__",
-                       "__class_getitem__", "__subclasshook__"})
-"""Special methods a trace cannot call on an existing instance."""
+UNREAD = frozenset({
+    "__init__", "__new__", "__post_init__", "__init_subclass__", "__set_name__", "__del__",
+    "__class_getitem__", "__subclasshook__",  # making objects and classes
+    "__repr__", "__str__", "__format__", "__eq__", "__ne__", "__dir__",  # read wholesale
+    "__setattr__", "__delattr__",  # writes, which the guards see after the trace
+    "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__copy__",
+    "__deepcopy__", "__sizeof__", "__hash__",
+})
+"""Special methods that do not make a trace's value: called to make an object,
+by what already makes a function read attributes wholesale (formatting, ``==``,
+``dir``), to write attributes, or to copy, pickle or hash it.  The others
+(``__call__``, ``__len__``, ``__getitem__``, operators, ...) are walked, since
+Python calls them without their names appearing in the code.  Dataclasses'
+generated ``__repr__`` and ``__eq__`` read ``__class__``, which would make every
+dataclass unguardable if they were walked."""
 
 
 def plain_instance(value: Any) -> bool:

@@ -67,10 +67,10 @@ from matgrad.function_api.bytecode import (
 from matgrad.function_api.bytecode import names as bytecode_names
 from matgrad.function_api.guard_checks import (
     CONTAINERS,
-    CREATION,
     MISSING,
     SCALARS,
     TRUSTED,
+    UNREAD,
     by_identity,
     cell_check,
     class_attribute,
@@ -316,7 +316,7 @@ class _Found:
         table = vars(obj)
         implicit = {  # special methods, which Python calls without naming them
             name for c in type(obj).__mro__[:-1] for name, v in vars(c).items()
-            if name.startswith("__") and name not in CREATION
+            if name.startswith("__") and name not in UNREAD
             and isinstance(v, (types.FunctionType, staticmethod, classmethod, property))
         }
         new = [name for name in self.attributes | implicit if name not in done]
