@@ -888,3 +888,29 @@ def test_functions_given_to_hvp_are_not_kept_alive() -> None:
     del f
     gc.collect()
     assert data() is None
+
+
+_HELPED: Any = None
+
+
+def _helper_product(v: Any) -> Any:
+    return _HELPED @ v
+
+
+def test_a_helper_reading_a_large_array_with_an_array_argument_is_not_reused() -> None:
+    """A helper's arguments may be arrays, not symbols: ``X @ ones`` in a helper is
+    computed by NumPy at trace time, so ``X`` changed in place must re-trace."""
+    global _HELPED
+    _HELPED = RNG.standard_normal((BIG // 4 + 1, 4))
+    try:
+        g = mg.grad(lambda w: np.sum(_helper_product(w)) * np.sum(_helper_product(np.ones(4))))
+        w = np.ones(4)
+
+        def expected() -> np.ndarray:
+            return _HELPED.sum(0) * np.sum(_HELPED @ np.ones(4))  # type: ignore[no-any-return]
+
+        np.testing.assert_allclose(g(w), expected(), rtol=1e-9)
+        _HELPED *= 2.0  # in place
+        np.testing.assert_allclose(g(w), expected(), rtol=1e-9)
+    finally:
+        _HELPED = None

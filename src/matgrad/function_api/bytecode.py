@@ -70,18 +70,21 @@ _BINARY = frozenset({"BINARY_OP", "BINARY_MATRIX_MULTIPLY", "BINARY_MULTIPLY", "
                      "BINARY_SUBTRACT", "BINARY_TRUE_DIVIDE"})
 
 
-def read_symbolically(code: types.CodeType, name: str, loads: frozenset[str]) -> bool:
-    """Whether the code reads the variable ``name`` only as an operand of a binary
-    operator whose other operand is one of the function's positional arguments
-    (``X @ w``, ``w * X``), never rebound: those arguments are symbols while
-    tracing, so the array meets the expression directly, is captured, and the
+def read_symbolically(code: types.CodeType, name: str, loads: frozenset[str],
+                      bound: int = 0) -> bool:
+    """Whether the code — that of the traced function itself, whose positional
+    arguments after the first ``bound`` (a method's ``self``) are symbols while
+    tracing — reads the variable ``name`` only as an operand of a binary operator
+    whose other operand is one of those arguments (``X @ w``, ``w * X``), never
+    rebound: then the array meets the expression directly, is captured, and the
     trace holds no value computed from its contents.  Any other read (``X.mean(0)``,
     ``-X``, ``np.dot(X, w)``, ``X[0]``, a nested function) may compute a constant
-    from the contents, stale after an in-place change: then no."""
+    from the contents, stale after an in-place change: then no.  (A helper's
+    arguments may be arrays, not symbols: its reads never qualify.)"""
     if any(name in c.co_names or name in c.co_freevars
            for c in code.co_consts if isinstance(c, types.CodeType)):
         return False
-    arguments = set(code.co_varnames[: code.co_argcount])
+    arguments = set(code.co_varnames[bound: code.co_argcount])
     instructions = list(dis.get_instructions(code))
     found = False
     for k, ins in enumerate(instructions):

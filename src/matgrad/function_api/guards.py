@@ -194,6 +194,7 @@ def guards_for(fun: Any, *, identity: bool = False, weak: bool = False) -> Guard
     checks: list[Callable[[], bool]] = []
     found = _Found(identity)
     seen: set[int] = set()
+    found.bound = int(owner is not MISSING)
     try:
         _function(fun, checks, seen, 0, found)
         if owner is not MISSING:
@@ -212,8 +213,8 @@ class _Found:
     """What the walk of a function found that is checked by identity: kept apart
     and checked in a few C-level passes (:meth:`bulk`), not one closure each."""
 
-    __slots__ = ("attributes", "cells", "containers", "functions", "identity", "large",
-                 "spaces", "tables", "typed", "unbound_names", "wholesale")
+    __slots__ = ("attributes", "bound", "cells", "containers", "functions", "identity",
+                 "large", "spaces", "tables", "typed", "unbound_names", "wholesale")
 
     def __init__(self, identity: bool) -> None:
         self.attributes: set[str] = set()
@@ -228,6 +229,8 @@ class _Found:
         self.typed: list[tuple[Any, type]] = []
         """Instances that must keep their class."""
         self.identity = identity
+        self.bound = 0
+        """1 when the traced function is a method's: its first argument is bound."""
         """Whether large arrays read only as operands are guarded by identity."""
         self.large: dict[int, Any] = {}
         """Large arrays read only as plan inputs, by ``id``."""
@@ -442,7 +445,8 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
         except ValueError:  # an empty cell (a name assigned later): guard that it stays so
             checks.append(empty_check(cell))
             continue
-        if found.identity and large(content) and read_symbolically(code, name, DEREF):
+        if (found.identity and depth == 0 and large(content)
+                and read_symbolically(code, name, DEREF, found.bound)):
             found.large[id(content)] = content
             same_cells.append((cell, content))
             checks.append(layout_check(content))
@@ -476,7 +480,8 @@ def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: s
             value = _BUILTINS.get(name, MISSING)
             if value is not MISSING:
                 _value(value, checks, seen, depth, found)
-        elif found.identity and large(value) and read_symbolically(code, name, GLOBAL):
+        elif (found.identity and depth == 0 and large(value)
+              and read_symbolically(code, name, GLOBAL, found.bound)):
             found.large[id(value)] = value
             same_globals[name] = value
             checks.append(layout_check(value))
