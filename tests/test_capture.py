@@ -914,3 +914,35 @@ def test_a_helper_reading_a_large_array_with_an_array_argument_is_not_reused() -
         np.testing.assert_allclose(g(w), expected(), rtol=1e-9)
     finally:
         _HELPED = None
+
+
+class _LogisticModel:
+    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.X, self.y = X, y
+
+    def loss(self, w: Any) -> Any:
+        return np.sum(np.log(1 + np.exp(-self.y * (self.X @ w))))
+
+    def scaled_sum(self, w: Any) -> Any:
+        return np.sum(self.X @ w) * np.sum(self.X)  # np.sum(X): computed outside the trace
+
+
+def test_large_array_held_by_an_object_read_as_an_operand(traces: list[int]) -> None:
+    X, y, w = _data(BIG // 8 + 1)
+    model = _LogisticModel(X, y)
+    g = mg.grad(model.loss)
+    for _ in range(3):
+        np.testing.assert_allclose(g(w), _logistic_grad(model.X, y, w), rtol=1e-10)
+    assert len(traces) == 1  # reused: X is a plan input guarded by identity
+    model.X *= 0.5  # in place: read by the plan at each call
+    np.testing.assert_allclose(g(w), _logistic_grad(model.X, y, w), rtol=1e-10)
+    assert len(traces) == 1
+    model.X = X[:-1].copy()  # another array, of another shape
+    model.y = y[:-1]
+    np.testing.assert_allclose(g(w), _logistic_grad(model.X, model.y, w), rtol=1e-10)
+    assert len(traces) == 2
+    h = mg.grad(model.scaled_sum)
+    for _ in range(2):
+        np.testing.assert_allclose(h(w), model.X.sum(0) * model.X.sum(), rtol=1e-9)
+        model.X[:, 0] += 1.0
+    assert len(traces) == 4  # traced on every call

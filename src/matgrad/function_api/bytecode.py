@@ -12,7 +12,10 @@ import operator
 import types
 from collections.abc import Iterator
 
-__all__ = ["DEREF", "GLOBAL", "WHOLESALE_VALUES", "attribute_reads", "names", "read_symbolically"]
+__all__ = [
+    "ATTRIBUTE", "DEREF", "GLOBAL", "WHOLESALE_VALUES", "attribute_reads", "names",
+    "read_symbolically",
+]
 
 
 def names(code: types.CodeType) -> Iterator[str]:
@@ -71,7 +74,7 @@ _BINARY = frozenset({"BINARY_OP", "BINARY_MATRIX_MULTIPLY", "BINARY_MULTIPLY", "
 
 
 def read_symbolically(code: types.CodeType, name: str, loads: frozenset[str],
-                      bound: int = 0) -> bool:
+                      bound: int = 0, attribute: bool = False) -> bool:
     """Whether the code — that of the traced function itself, whose positional
     arguments after the first ``bound`` (a method's ``self``) are symbols while
     tracing — reads the variable ``name`` only as an operand of a binary operator
@@ -80,7 +83,9 @@ def read_symbolically(code: types.CodeType, name: str, loads: frozenset[str],
     trace holds no value computed from its contents.  Any other read (``X.mean(0)``,
     ``-X``, ``np.dot(X, w)``, ``X[0]``, a nested function) may compute a constant
     from the contents, stale after an in-place change: then no.  (A helper's
-    arguments may be arrays, not symbols: its reads never qualify.)"""
+    arguments may be arrays, not symbols: its reads never qualify.)  With
+    ``attribute``, ``name`` is an attribute read from a variable (``self.X @ w``,
+    ``w @ model.X``), ``loads`` being ``ATTRIBUTE``."""
     if any(name in c.co_names or name in c.co_freevars
            for c in code.co_consts if isinstance(c, types.CodeType)):
         return False
@@ -94,7 +99,10 @@ def read_symbolically(code: types.CodeType, name: str, loads: frozenset[str],
             return False  # an argument rebound: no longer a symbol
         if ins.opname not in loads or ins.argval != name:
             continue
-        before = instructions[k - 1] if k else None
+        start = k - 1 if attribute else k  # where the operand's instructions begin
+        if attribute and (start < 0 or instructions[start].opname not in _LOAD_VARIABLE):
+            return False
+        before = instructions[start - 1] if start > 0 else None
         after = instructions[k + 1 : k + 3]
         if len(after) < 2 or not _plain_binary(after[1]):
             return False
@@ -106,6 +114,10 @@ def read_symbolically(code: types.CodeType, name: str, loads: frozenset[str],
         else:
             return False
     return found
+
+
+_LOAD_VARIABLE = frozenset({*_LOAD_ARGUMENT, "LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME"})
+ATTRIBUTE = frozenset({"LOAD_ATTR"})
 
 
 def _plain_binary(ins: dis.Instruction) -> bool:

@@ -32,9 +32,10 @@ defaults.  :func:`guards_for` records those values before a trace;
   walked as functions); refused when the code may read attributes other than by
   name;
 - with ``identity=True``, large arrays (``CAPTURE_THRESHOLD`` entries and up) in
-  closure cells and globals that the code reads only as an operand of a binary
-  operator whose other operand is an argument (``X @ w``): the same object, shape
-  and dtype (the plan reads their contents at each call).
+  closure cells, globals or attributes of guarded objects that the traced
+  function's own code reads only as an operand of a binary operator whose other
+  operand is an argument (``X @ w``, ``self.X @ w``): the same object, shape and
+  dtype (the plan reads their contents at each call).
 
 Anything else cannot be guarded and the function is re-traced on every call
 (correct, only slower): a large array read any other way (its contents would
@@ -58,6 +59,7 @@ import numpy as np
 
 from matgrad.function_api import tracing
 from matgrad.function_api.bytecode import (
+    ATTRIBUTE,
     DEREF,
     GLOBAL,
     WHOLESALE_VALUES,
@@ -332,6 +334,9 @@ class _Found:
                 _value(found.__func__, checks, seen, depth + 1, self)
             elif found is not MISSING and data_descriptor(found):
                 raise _Unguardable  # __slots__ members, C-level attributes
+            elif name in table and self.identity and large(table[name]) and self._operand(name):
+                self.large[id(table[name])] = table[name]  # guarded by identity
+                checks.append(layout_check(table[name]))
             elif name in table:
                 _value(table[name], checks, seen, depth + 1, self)
             elif found is not MISSING:
@@ -339,6 +344,14 @@ class _Found:
         if sum(name in table for name in done) > _MAX_ITEMS:
             raise _Unguardable
         return bool(new)
+
+    def _operand(self, name: str) -> bool:
+        """Whether the attribute ``name`` is read only by the traced function's own
+        code, only as an operand of its arguments (``self.X @ w``): a large array
+        held there is then captured, and guarded by identity."""
+        top = self.functions[0][1]
+        return not any(name in attribute_reads(code)[0] for _, code, _, _ in self.functions[1:]
+                       ) and read_symbolically(top, name, ATTRIBUTE, self.bound, attribute=True)
 
     def _instance_guards(self, obj: Any, done: set[str], checks: list[Callable[[], bool]]
                          ) -> None:
@@ -352,13 +365,14 @@ class _Found:
         for holder in holders:
             table = vars(holder) if holder is obj else holder
             present = [name for name in done if name in table]
+            kept = [name for name in present
+                    if by_identity(table[name]) or self.large.get(id(table[name])) is table[name]]
             self.containers.append((
-                holder, None, [(name, table[name]) for name in present
-                               if by_identity(table[name])],
+                holder, None, [(name, table[name]) for name in kept],
                 frozenset(done - table.keys()),
             ))
             for name in present:
-                if not by_identity(table[name]):
+                if name not in kept:
                     checks.append(entry_check(holder, holder is obj, name, table[name]))
 
     def _reaches(self, key: str) -> bool:
