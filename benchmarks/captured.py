@@ -18,7 +18,8 @@ with data just below it (constants) and just above it (captured inputs).
 costs on a small logistic loss (200 × 10 data in the closure, a module-level
 function, as a Newton-CG loop calls it) against its compiled plan alone and
 against ``mg.hessian(f)(w) @ v``; and ``mg.grad`` of the same loss written as a
-method of a model object against ``mg.grad`` of the function.
+method of a model object, and as a ``functools.partial``, against ``mg.grad`` of
+the function.
 
     python -m benchmarks.captured            # 10⁴ and 10⁵ rows
     python -m benchmarks.captured --full     # and 10⁶
@@ -27,6 +28,7 @@ method of a model object against ``mg.grad`` of the function.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -198,12 +200,18 @@ def per_call(seed: int) -> list[tuple[str, float, float]]:
         raise AssertionError("mg.hvp disagrees with mg.hessian(f)(w) @ v")
     plan = [p for key, p in transforms._PLANS.items() if key[0] == "hvp"][-1]
     hessian = mg.hessian(loss)
+    def loss_of(w: Any, X: Any, y: Any) -> Any:
+        return np.sum(np.logaddexp(0, -y * (X @ w)))
+
     gradient, method = mg.grad(loss), mg.grad(Model().loss)
-    if relative_error(method(w), gradient(w)) > TOLERANCE:
-        raise AssertionError("mg.grad of the method disagrees with mg.grad of the function")
+    given = mg.grad(functools.partial(loss_of, X=X, y=y))
+    for other in (method, given):
+        if relative_error(other(w), gradient(w)) > TOLERANCE:
+            raise AssertionError("mg.grad of a method or a partial disagrees")
     times = compare_times({
         "mg.grad(loss)(w)": lambda: gradient(w),
         "mg.grad(model.loss)(w), a bound method": lambda: method(w),
+        "mg.grad(partial(loss, X=X, y=y))(w)": lambda: given(w),
         "mg.hvp(loss, (w,), (v,))": lambda: mg.hvp(loss, (w,), (v,)),
         "mg.jvp(loss, (w,), (v,))": lambda: mg.jvp(loss, (w,), (v,)),
         "mg.vjp(loss, w) and its pullback": lambda: mg.vjp(loss, w)[1](np.ones(())),

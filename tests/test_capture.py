@@ -454,6 +454,18 @@ class _Scaler:
         return x * self.k
 
 
+def test_a_callable_object_is_guarded(traces: list[int]) -> None:
+    scaler = _Scaler()
+    g = mg.jacobian(scaler)  # x ↦ k x
+    x = np.ones(2)
+    np.testing.assert_allclose(g(x), 2 * np.eye(2))
+    np.testing.assert_allclose(g(x), 2 * np.eye(2))
+    assert len(traces) == 1
+    scaler.k = 5.0
+    np.testing.assert_allclose(g(x), 5 * np.eye(2))
+    assert len(traces) == 2
+
+
 def test_special_methods_of_an_object_are_guarded() -> None:
     """``scaler(x)`` calls ``__call__`` without naming it: its reads are guarded."""
     scaler = _Scaler()
@@ -946,3 +958,49 @@ def test_large_array_held_by_an_object_read_as_an_operand(traces: list[int]) -> 
         np.testing.assert_allclose(h(w), model.X.sum(0) * model.X.sum(), rtol=1e-9)
         model.X[:, 0] += 1.0
     assert len(traces) == 4  # traced on every call
+
+
+def _partial_loss(w: Any, X: Any, y: Any, l2: float = 0.0) -> Any:
+    return np.sum(np.log(1 + np.exp(-y * (X @ w)))) + l2 * (w @ w)
+
+
+def test_functools_partial_is_guarded(traces: list[int]) -> None:
+    import functools
+
+    for rows in (20, BIG // 8 + 1):  # a constant, then a plan input guarded by identity
+        before = len(traces)
+        X, y, w = _data(rows)
+        p = functools.partial(_partial_loss, X=X, y=y, l2=0.5)
+        g = mg.grad(p)
+        for _ in range(3):
+            np.testing.assert_allclose(g(w), _logistic_grad(X, y, w) + w, rtol=1e-10)
+        assert len(traces) == before + 1
+        X *= 0.5  # in place
+        np.testing.assert_allclose(g(w), _logistic_grad(X, y, w) + w, rtol=1e-10)
+        p.keywords["l2"] = 2.0  # the partial's keywords changed
+        np.testing.assert_allclose(g(w), _logistic_grad(X, y, w) + 4 * w, rtol=1e-10)
+    positional = mg.grad(functools.partial(lambda c, w: c * np.sum(w**2), 3.0))
+    np.testing.assert_allclose(positional(np.ones(2)), [6.0, 6.0])
+
+
+_BIG_Y: Any = None
+
+
+def _bound_product(w: Any, X: Any) -> Any:
+    return np.sum(w * (_BIG_Y @ X))  # X is an array here, not a symbol
+
+
+def test_an_argument_a_partial_binds_is_not_a_symbol() -> None:
+    import functools
+
+    global _BIG_Y
+    _BIG_Y = RNG.standard_normal((BIG // 4 + 1, 4))
+    try:
+        X = RNG.standard_normal(4)
+        g = mg.grad(functools.partial(_bound_product, X=X))
+        w = RNG.standard_normal(_BIG_Y.shape[0])
+        np.testing.assert_allclose(g(w), _BIG_Y @ X, rtol=1e-10)
+        _BIG_Y *= -1.0  # in place: Y @ X was computed by NumPy while tracing
+        np.testing.assert_allclose(g(w), _BIG_Y @ X, rtol=1e-10)
+    finally:
+        _BIG_Y = None

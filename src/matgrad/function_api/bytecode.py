@@ -13,7 +13,7 @@ import types
 from collections.abc import Iterator
 
 __all__ = [
-    "ATTRIBUTE", "DEREF", "GLOBAL", "WHOLESALE_VALUES", "attribute_reads", "names",
+    "ATTRIBUTE", "DEREF", "GLOBAL", "LOCAL", "WHOLESALE_VALUES", "attribute_reads", "names",
     "read_symbolically",
 ]
 
@@ -74,22 +74,23 @@ _BINARY = frozenset({"BINARY_OP", "BINARY_MATRIX_MULTIPLY", "BINARY_MULTIPLY", "
 
 
 def read_symbolically(code: types.CodeType, name: str, loads: frozenset[str],
-                      bound: int = 0, attribute: bool = False) -> bool:
+                      bound: frozenset[str] = frozenset(), attribute: bool = False) -> bool:
     """Whether the code — that of the traced function itself, whose positional
-    arguments after the first ``bound`` (a method's ``self``) are symbols while
-    tracing — reads the variable ``name`` only as an operand of a binary operator
-    whose other operand is one of those arguments (``X @ w``, ``w * X``), never
-    rebound: then the array meets the expression directly, is captured, and the
-    trace holds no value computed from its contents.  Any other read (``X.mean(0)``,
-    ``-X``, ``np.dot(X, w)``, ``X[0]``, a nested function) may compute a constant
-    from the contents, stale after an in-place change: then no.  (A helper's
+    arguments but those ``bound`` to values (a method's ``self``, those a
+    ``functools.partial`` gives) are symbols while tracing — reads the variable
+    ``name`` only as an operand of a binary operator whose other operand is one
+    of those arguments (``X @ w``, ``w * X``), never rebound: then the array
+    meets the expression directly, is captured, and the trace holds no value
+    computed from its contents.  Any other read (``X.mean(0)``, ``-X``,
+    ``np.dot(X, w)``, ``X[0]``, a nested function) may compute a constant from
+    the contents, stale after an in-place change: then no.  (A helper's
     arguments may be arrays, not symbols: its reads never qualify.)  With
     ``attribute``, ``name`` is an attribute read from a variable (``self.X @ w``,
     ``w @ model.X``), ``loads`` being ``ATTRIBUTE``."""
     if any(name in c.co_names or name in c.co_freevars
            for c in code.co_consts if isinstance(c, types.CodeType)):
         return False
-    arguments = set(code.co_varnames[bound: code.co_argcount])
+    arguments = set(code.co_varnames[: code.co_argcount]) - bound
     instructions = list(dis.get_instructions(code))
     found = False
     for k, ins in enumerate(instructions):
@@ -118,6 +119,7 @@ def read_symbolically(code: types.CodeType, name: str, loads: frozenset[str],
 
 _LOAD_VARIABLE = frozenset({*_LOAD_ARGUMENT, "LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME"})
 ATTRIBUTE = frozenset({"LOAD_ATTR"})
+LOCAL = _LOAD_ARGUMENT
 
 
 def _plain_binary(ins: dis.Instruction) -> bool:

@@ -37,6 +37,11 @@ defaults.  :func:`guards_for` records those values before a trace;
   operand is an argument (``X @ w``, ``self.X @ w``): the same object, shape and
   dtype (the plan reads their contents at each call).
 
+A method of such an object, a callable such object (its ``__call__``) and a
+``functools.partial`` of any of these are guarded as their function (the values
+a partial binds as closure cells are, its bound parameters not taken for
+symbols).
+
 Anything else cannot be guarded and the function is re-traced on every call
 (correct, only slower): a large array read any other way (its contents would
 have to be scanned, or, captured, may have been read by NumPy code outside the
@@ -49,6 +54,7 @@ each trace).
 from __future__ import annotations
 
 import builtins
+import functools
 import types
 import weakref
 from collections.abc import Callable, Sequence
@@ -62,6 +68,7 @@ from matgrad.function_api.bytecode import (
     ATTRIBUTE,
     DEREF,
     GLOBAL,
+    LOCAL,
     WHOLESALE_VALUES,
     attribute_reads,
     read_symbolically,
@@ -188,6 +195,12 @@ def guards_for(fun: Any, *, identity: bool = False, weak: bool = False) -> Guard
     the same array objects to the plan on reuse, :meth:`Guards.covers`) instead
     of making the function unguardable.  ``weak``: the guards hold ``fun`` itself
     by a weak reference, so that they may be kept in a cache keyed weakly by it."""
+    given = fun if type(fun) is functools.partial else None
+    if given is not None:
+        fun = given.func
+    call = class_attribute(type(fun), "__call__") if plain_instance(fun) else None
+    if type(call) is types.FunctionType:  # a callable object: its __call__, bound
+        fun = types.MethodType(call, fun)
     owner = MISSING
     if type(fun) is types.MethodType and plain_instance(fun.__self__):
         fun, owner = fun.__func__, fun.__self__  # its instance: guarded by name
@@ -196,11 +209,18 @@ def guards_for(fun: Any, *, identity: bool = False, weak: bool = False) -> Guard
     checks: list[Callable[[], bool]] = []
     found = _Found(identity)
     seen: set[int] = set()
-    found.bound = int(owner is not MISSING)
+    code = fun.__code__
+    params = code.co_varnames[: code.co_argcount][0 if owner is MISSING else 1:]
+    bound = set(code.co_varnames[:1]) if owner is not MISSING else set()
+    if given is not None:
+        bound |= {*params[: len(given.args)], *given.keywords}
+    found.bound = frozenset(bound)
     try:
         _function(fun, checks, seen, 0, found)
         if owner is not MISSING:
             found.spaces.append((owner, 0))
+        if given is not None:
+            _partial(given, params, checks, seen, found)
         found.settle(checks, seen)
     except _Unguardable:
         return None
@@ -231,8 +251,9 @@ class _Found:
         self.typed: list[tuple[Any, type]] = []
         """Instances that must keep their class."""
         self.identity = identity
-        self.bound = 0
-        """1 when the traced function is a method's: its first argument is bound."""
+        self.bound: frozenset[str] = frozenset()
+        """The traced function's parameters bound to values, not symbols (a
+        method's ``self``, those a ``functools.partial`` gives)."""
         """Whether large arrays read only as operands are guarded by identity."""
         self.large: dict[int, Any] = {}
         """Large arrays read only as plan inputs, by ``id``."""
@@ -430,6 +451,29 @@ class _Found:
                 tests.append(f"T{t}.get(N{n}, M) is G{n}")
                 n += 1
         return tests, ns
+
+
+def _partial(given: functools.partial[Any], params: Sequence[str],
+             checks: list[Callable[[], bool]], seen: set[int], found: _Found) -> None:
+    """Guard what a ``functools.partial`` gives its function: the same function,
+    arguments and keyword dictionary, and each value as a closure cell's (a large
+    array read only as an operand of the symbolic arguments by identity)."""
+    func, args, keywords = given.func, given.args, given.keywords
+    checks.append(lambda: given.func is func and given.args is args
+                  and given.keywords is keywords)
+    code = found.functions[0][1]
+    named = [*((params[k] if k < len(params) else "", v) for k, v in enumerate(args)),
+             *keywords.items()]  # "": an argument to *args
+    for name, value in named:
+        if (found.identity and large(value) and name in code.co_varnames
+                and read_symbolically(code, name, LOCAL, found.bound)):
+            found.large[id(value)] = value
+            checks.append(layout_check(value))
+        else:
+            _value(value, checks, seen, 1, found)
+    for position, value in enumerate(args):
+        checks.append(item_check(args, position, value))
+    found.entries(keywords, checks)
 
 
 def _function(fun: types.FunctionType, checks: list[Callable[[], bool]], seen: set[int],
