@@ -194,7 +194,9 @@ def guards_for(fun: Any, *, identity: bool = False, weak: bool = False) -> Guard
     guarded by identity, shape and dtype (:attr:`Guards.large`; the caller passes
     the same array objects to the plan on reuse, :meth:`Guards.covers`) instead
     of making the function unguardable.  ``weak``: the guards hold ``fun`` itself
-    by a weak reference, so that they may be kept in a cache keyed weakly by it."""
+    by a weak reference, so that they may be kept in a cache keyed weakly by it.
+    ``fun`` may also be a method of an instance of a plain class, such an
+    instance that is callable, or a ``functools.partial`` of one of these."""
     given = fun if type(fun) is functools.partial else None
     if given is not None:
         fun = given.func
