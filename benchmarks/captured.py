@@ -216,6 +216,10 @@ def per_call(seed: int) -> list[tuple[str, float, float]]:
         "mg.jvp(loss, (w,), (v,))": lambda: mg.jvp(loss, (w,), (v,)),
         "mg.vjp(loss, w) and its pullback": lambda: mg.vjp(loss, w)[1](np.ones(())),
         "mg.hessian(loss)(w) @ v": lambda: hessian(w) @ v,
+        "mg.hvp of a closure made anew for each call":
+            lambda: mg.hvp(lambda u: loss_of(u, X, y), (w,), (v,)),
+        "mg.grad(f)(w) of a function made anew, its first call":
+            lambda: mg.grad(lambda u: loss_of(u, X, y))(w),
         "the hvp's compiled plan": lambda: plan(w, v),
     })
     base = times["the hvp's compiled plan"]

@@ -644,11 +644,12 @@ def test_fast_path_still_checks_symmetric_inputs() -> None:
 
 
 def test_generated_call_agrees_with_the_checked_path() -> None:
-    """The plan runs as generated straight-line code: its whole-call entry point
-    (``_fast_call``, for ``__call__``'s fast path) returns what a call returns —
-    copies where a result is an input, a constant or another result's array, a
-    0-d array for a scalar, a transposed view read in place, large intermediates
-    released — and ``None`` where the checked path must run."""
+    """The plan runs as generated straight-line code: its own ``__call__`` and its
+    unchecked entry ``done()`` return what the checked path returns — copies
+    where a result is an input, a constant or another result's array, a 0-d
+    array for a scalar, a transposed view read in place, large intermediates
+    released — and anything but float64 arrays of the right shapes takes the
+    checked path, which converts or raises."""
     X, A = Matrix("X", (40, 40)), Matrix("A", (40, 40))
     rng = rng_of(7)
     X0, A0 = rng.standard_normal((40, 40)), rng.standard_normal((40, 40))
@@ -656,9 +657,10 @@ def test_generated_call_agrees_with_the_checked_path() -> None:
     exprs = [ops.trace(X.T @ A @ X), X, X.T @ A + constant(C0), constant(C0), X]
     plan = compile(exprs, [X, A])
     by_numpy = [np.trace(X0.T @ A0 @ X0), X0, X0.T @ A0 + C0, C0, X0]
-    fast = plan._fast_call((X0, A0))
+    done = plan.done()
+    assert done is not None and plan.done() is done  # compiled once, when asked for
     checked = plan(X0, A0.tolist())  # a list: the checked path
-    for results in (fast, checked, plan(X0, A0)):
+    for results in (done(X0, A0), checked, plan(X0, A0)):
         assert isinstance(results, tuple) and len(results) == 5
         for got, want in zip(results, by_numpy):
             assert type(got) is np.ndarray
@@ -666,17 +668,19 @@ def test_generated_call_agrees_with_the_checked_path() -> None:
         assert results[1] is not X0 and results[4] is not X0 and results[1] is not results[4]
         assert not np.shares_memory(results[3], C0)
     single = compile(ops.trace(X.T @ A @ X), [X, A])
-    value = single._fast_call((X0, A0))
+    value = single(X0, A0)
     assert type(value) is np.ndarray and value.shape == ()
     close(value, np.trace(X0.T @ A0 @ X0))
-    assert single._fast_call((X0, A0[:, :3])) is None  # another shape: the checked path
-    assert single._fast_call((X0.astype(np.float32), A0)) is None
-    assert single._fast_call((X0,)) is None
+    with pytest.raises(BindingError, match="has shape"):  # another shape: the checked path
+        single(X0, A0[:, :3])
+    close(single(X0.astype(np.float32), A0), np.trace(X0.T @ A0 @ X0), rtol=1e-5)
+    with pytest.raises(BindingError, match="missing values"):
+        single(X0)
     identity = compile(X, [X])
-    copied = identity._fast_call((X0,))
-    assert copied is not X0 and np.array_equal(copied, X0)
+    for copied in (identity(X0), identity.done()(X0)):  # type: ignore[misc]
+        assert copied is not X0 and np.array_equal(copied, X0)
     empty = compile([constant(C0)], [])  # no inputs: constants only
-    (only,) = empty._fast_call(())
+    (only,) = empty()
     assert only is not C0 and np.array_equal(only, C0)
 
 

@@ -190,14 +190,10 @@ class Compiled(_Program, _Engines):
     or by keyword name; returns a new NumPy array.  Build with :func:`compile`."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Array:
-        # The common case first (this is the whole per-call overhead): every
-        # argument exactly a float64 ndarray of its symbol's shape, the generated
-        # code runs the plan; anything else goes to another engine, or is
-        # converted and checked value by value by _bind, which raises the errors.
-        if not kwargs:
-            fast: Array | None = self._fast_call(args)
-            if fast is not None:
-                return fast
+        # The common case (every argument exactly a float64 ndarray of its symbol's
+        # shape) never comes here: the plan's own class runs it (runtime.own_class).
+        # Anything else goes to another engine, or is converted and checked value
+        # by value by _bind, which raises the errors.
         engine = self._engine(args, kwargs)
         if engine != "numpy":
             value: Array = self._portable_call(engine, None, args, kwargs)[0]
@@ -217,11 +213,7 @@ class CompiledTuple(_Program, _Engines):
     computed once."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Array, ...]:
-        if not kwargs:  # the fast path, as in Compiled.__call__
-            fast: tuple[Array, ...] | None = self._fast_call(args)
-            if fast is not None:
-                return fast
-        engine = self._engine(args, kwargs)
+        engine = self._engine(args, kwargs)  # the common case: as in Compiled.__call__
         if engine != "numpy":
             return tuple(self._portable_call(engine, None, args, kwargs))
         vals = self._bind(args, kwargs)
@@ -334,15 +326,10 @@ def compile(
         namespace(backend)  # a missing engine fails here, naming its extra
         program.backend = backend
         if backend != "numpy":
-            program._fast_slots = program._fast_call = _never  # every call goes to the engine
-            program._done = None
+            program._done_source = None  # every call goes to the engine
             return program
     own_class(program)
     return program
-
-
-def _never(args: tuple[Any, ...]) -> None:
-    return None
 
 
 def evaluate(expr: Expr, bindings: dict[str, Any], *, backend: str = "auto") -> Array:

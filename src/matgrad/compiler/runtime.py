@@ -34,47 +34,35 @@ def _source(
     results: Sequence[str],
     copies: Sequence[bool],
     single: bool,
-) -> str:
-    """The source of a plan's three entry points: ``run(v0, ..)``, the steps on
-    the checked arguments, returning the list of results; ``fast(args)``, the
-    fast path of a call — the same steps inline, when the positional arguments
-    are each exactly a float64 ``numpy.ndarray`` of its symbol's shape, so that
-    no conversion and no other check is needed (else ``None``, and the caller
-    goes through ``_bind``, which converts, checks and raises the errors); and
-    ``call(args)``, the same returning what the call returns (the array, or the
-    tuple of arrays, copied where a result is an input, a constant or a view).
-    ``done(v0, ..)`` is ``call`` on arguments its caller has checked as ``fast``
-    does (the function API's reused traces, which check them with their guards).
-    ``method(self, v0, .., /, *rest, **kw)`` is ``call`` as the ``__call__`` of
-    the plan's own class (:func:`own_class`), which hands any other call to
-    ``general``, the ``__call__`` of the class it derives from.
-    ``shapes`` is ``None`` when a symmetric input must be checked: no fast path,
-    and ``done`` and ``method`` are ``None``.
-    Generated from the plan alone (slot numbers and names of kernels in its
-    namespace), never from user text."""
+) -> tuple[str, str | None]:
+    """The source of a plan's entry points, and that of ``done`` (compiled only
+    when asked for, :meth:`_Program.done`).  ``run(v0, ..)``: the steps on
+    checked arguments, returning the list of results.  ``method(self, v0, .., /,
+    *rest, **kw)``: the whole call as the ``__call__`` of the plan's own class
+    (:func:`own_class`) — when the positional arguments are each exactly a
+    float64 ``numpy.ndarray`` of its symbol's shape, the steps inline, returning
+    what a call returns (the array, or the tuple of arrays, copied where a result
+    is an input, a constant or a view); any other call goes to ``general``, the
+    ``__call__`` of the class it derives from, which converts, checks and raises
+    the errors.  ``done(v0, ..)``: the same on arguments its caller has checked as
+    ``method`` does (the function API's reused traces, with their guards).
+    ``shapes`` is ``None`` when a symmetric input must be checked: then there is
+    no ``method`` and no ``done``.  Generated from the plan alone (slot numbers
+    and names of kernels in its namespace), never from user text."""
     names = [f"v{k}" for k in range(n_inputs)]
     ret = f"    return [{', '.join(results)}]"
     lines = [f"def run({', '.join(names)}):", *body, ret, ""]
     if shapes is None:
-        lines += ["def fast(args):", "    return None", "", "def call(args):", "    return None",
-                  "", "done = method = None"]
-        return "\n".join(lines) + "\n"
+        return "\n".join([*lines, "method = None"]) + "\n", None
     checks = [f"type({v}) is nd" for v in names]
     checks += [f"{v}.dtype is f64" for v in names]
     checks += [f"{v}.shape == S{k}" for k, v in enumerate(names)]
-    head = [f"    if len(args) != {n_inputs}:", "        return None"]
-    if n_inputs:
-        head += [f"    {', '.join(names)}, = args"]
-        head += ["    if not (" + " and ".join(checks) + "):", "        return None"]
-    lines += ["def fast(args):", *head, *body, ret, ""]
     finals = [
         f"array({r})" if copy else f"({r} if type({r}) is nd else asarray({r}))"
         for r, copy in zip(results, copies)
     ]
     final = finals[0] if single else "(" + "".join(f"{f}, " for f in finals) + ")"
-    lines += ["def call(args):", *head, *body, f"    return {final}", ""]
-    lines += [f"def done({', '.join(names)}):", *body, f"    return {final}", ""]
-    # the same as a method: no argument tuple, no keyword dictionary, no second call
+    # no argument tuple, no keyword dictionary, no second call
     params = ", ".join(["self", *(f"{v}=MISSING" for v in names), *(["/"] if names else [])])
     listed = "".join(f"{v}, " for v in names)
     given = f"*[v for v in ({listed}) if v is not MISSING], " if names else ""
@@ -82,7 +70,8 @@ def _source(
               "    if " + " and ".join([*checks, "not rest", "not kw"]) + ":",
               *("    " + line for line in body), f"        return {final}",
               f"    return general(self, {given}*rest, **kw)"]
-    return "\n".join(lines) + "\n"
+    done = "\n".join([f"def done({', '.join(names)}):", *body, f"    return {final}"]) + "\n"
+    return "\n".join(lines) + "\n", done
 
 
 class _Program:
@@ -142,13 +131,10 @@ class _Program:
         fast = all(fast for _, _, _, fast in self._inputs)
         shapes = tuple(shape for _, _, shape, _ in self._inputs) if fast else None
         copies = [copy for _, copy in self._results]
-        self._run, self._fast_slots, self._fast_call, self._done, self._method = _program(
+        self._run, self._method, self._done_source, self._namespace = _program(
             runtime, n, roots, fresh, constants, shapes, copies, single
         )
-        """``_fast_call(args)``: the whole call on the fast path (the array, or the
-        tuple of arrays, a call returns), or ``None`` for the checked path;
-        ``_done(*args)``: the same on arguments already checked as it checks them
-        (``None`` when the plan has no fast path)."""
+        self._done: Callable[..., Any] | None = None
         # The generated code runs the whole plan and returns the list of results:
         # the "slot list" that __call__ reads is that list, and no step is left
         # for its loop over _program.
@@ -160,9 +146,20 @@ class _Program:
         self._copies = any(copy for _, copy in self._results)
         self._all_arrays = (_NDARRAY,) * len(self._results)
 
+    def done(self) -> Callable[..., Any] | None:
+        """``done(*args)``: a call on float64 arrays of the symbols' shapes that its
+        caller has checked (the function API's reused traces check them with their
+        guards), returning what a call returns; ``None`` for a plan without a fast
+        path.  Compiled when first asked for."""
+        if self._done is None and self._done_source is not None:
+            exec(builtins.compile(self._done_source, "<matgrad plan>", "exec"), self._namespace)
+            self._done = self._namespace["done"]
+        return self._done
+
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
         """The results of the plan on the arguments, converted and checked (the
-        general path; ``__call__`` first tries the fast path, ``_fast_slots``)."""
+        general path, which the plan's own ``__call__`` takes for any call but
+        float64 arrays of the symbols' shapes)."""
         if kwargs or len(args) != len(self._inputs):
             args = self._arrange(args, kwargs)
         vals = []
@@ -295,11 +292,10 @@ def _program(
     steps: Sequence[Step], n_inputs: int, roots: Sequence[int], fresh: set[int],
     constants: dict[int, Any], shapes: tuple[Shape, ...] | None, copies: Sequence[bool],
     single: bool,
-) -> tuple[Callable[..., list[Any]], Callable[[tuple[Any, ...]], list[Any] | None],
-           Callable[[tuple[Any, ...]], Any], Callable[..., Any] | None,
-           Callable[..., Any] | None]:
+) -> tuple[Callable[..., list[Any]], Callable[..., Any] | None, str | None, dict[str, Any]]:
     """The steps as straight-line code over local variables (one per slot): the
-    plan's ``run`` and ``fast`` functions (:func:`_source`).  A transposition (a
+    plan's ``run`` and ``method`` functions, the source of ``done`` and the
+    namespace to compile it in (:func:`_source`).  A transposition (a
     view) is read by its consumers directly instead of being a step of its own,
     and a large intermediate is released after its last use."""
     root_set = set(roots)
@@ -352,11 +348,11 @@ def _program(
         ]
         if free:
             body.append(f"    del {', '.join(f'v{i}' for i in free)}")
-    source = _source(n_inputs, shapes, body, [ref(r) for r in roots], copies, single)
+    source, done = _source(n_inputs, shapes, body, [ref(r) for r in roots], copies, single)
     # the source holds generated identifiers only (v3, K2, ...); kernels, constants
     # and shapes are in the namespace, so no user text (a symbol name) reaches exec
     exec(builtins.compile(source, "<matgrad plan>", "exec"), namespace)
-    return tuple(namespace[name] for name in ("run", "fast", "call", "done", "method"))
+    return namespace["run"], namespace["method"], done, namespace
 
 
 _MISSING = object()

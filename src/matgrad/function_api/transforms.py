@@ -176,8 +176,8 @@ class _Transform:
         values, key, ((nums, single), plan) = self._prepare(args)
         if plan is None:
             plan, values = self._compiled(values, key, nums)
-        else:
-            self._shortcut = self._reuse[key].shortcut
+        else:  # a reused trace: from now on, its whole call as one function
+            self._shortcut = self._shortcut_of(key)
         return self._finish(plan(*values), single)
 
     def _compiled(
@@ -207,24 +207,32 @@ class _Transform:
         return results[0] if single else results
 
     def _keep(self, key: tuple[Any, ...], traced: Traced, plan: CompiledTuple) -> None:
-        """Remember the plan of a reusable trace, so that later calls go straight to
-        it: through :meth:`_prepare`, and through the shortcut when it applies."""
+        """Remember the plan of a reusable trace, so that later calls go straight to it."""
         entry = self._reuse.get(key)
-        if entry is None or entry.traced is not traced:
-            return
-        entry.plan = plan
-        captured = traced.captured
-        if self.backend in ("auto", "numpy") and all(type(a) is np.ndarray for a in captured):
-            single = self._argnums[len(key)][1]
-            direct = all(dtype is _F64 for _, dtype in key) and all(
-                a.dtype is _F64 for a in captured)
-            run: Callable[..., Any] = plan._done if direct and plan._done else plan
-            if type(self)._finish is _Transform._finish:
-                finish, index = None, (0 if single else None)
-            else:
-                finish, index = functools.partial(self._finish, single=single), None
-            entry.shortcut = entry.guards.shortcut(key, run, captured, finish, index)
-            self._shortcut = entry.shortcut
+        if entry is not None and entry.traced is traced:
+            entry.plan = plan
+
+    def _shortcut_of(self, key: tuple[Any, ...]) -> Callable[[tuple[Any, ...]], Any] | None:
+        """The whole call of the reused trace for arguments of the layouts ``key``
+        as one generated function (:meth:`Guards.shortcut`), made at its first
+        reuse (a function called once never pays for it); ``None`` where it does
+        not apply (another engine, captured arrays of another engine)."""
+        entry = self._reuse[key]
+        plan, captured = entry.plan, entry.traced.captured
+        if entry.shortcut is not None or plan is None or self.backend not in ("auto", "numpy"):
+            return entry.shortcut
+        if not all(type(a) is np.ndarray for a in captured):
+            return None
+        single = self._argnums[len(key)][1]
+        direct = all(dtype is _F64 for _, dtype in key) and all(a.dtype is _F64 for a in captured)
+        done = plan.done() if direct else None
+        run: Callable[..., Any] = done if done is not None else plan
+        if type(self)._finish is _Transform._finish:
+            finish, index = None, (0 if single else None)
+        else:
+            finish, index = functools.partial(self._finish, single=single), None
+        entry.shortcut = entry.guards.shortcut(key, run, captured, finish, index)
+        return entry.shortcut
 
 
 def _reused_trace(fun: Callable[..., Any], values: Sequence[Any], key: tuple[Any, ...],
@@ -394,14 +402,14 @@ def _traced(
     Python function; anything else is traced on every call), and the primals as
     the plan takes them."""
     values = [_argument(p, k) for k, p in enumerate(primals)]
-    if type(fun) is types.FunctionType:
+    reuse = _TRACES.get(fun) if type(fun) is types.FunctionType else None
+    if reuse is not None:
         key = (what, *[(v.shape, v.dtype) for v in values])
-        reuse = _TRACES.get(fun)
-        if reuse is None:
-            reuse = _TRACES[fun] = {}
         traced = _reused_trace(fun, values, key, what, reuse, weak=True)
-    else:
-        traced = Traced(fun, _specs(values), what)
+    else:  # guards only from a function's second call: a closure made anew for each
+        traced = Traced(fun, _specs(values), what)  # call never pays for them
+        if type(fun) is types.FunctionType:
+            _TRACES[fun] = {}
     _LAST_CAPTURED[0] = traced.captured
     return traced, values
 
