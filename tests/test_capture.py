@@ -1008,3 +1008,33 @@ def test_an_argument_a_partial_binds_is_not_a_symbol() -> None:
         np.testing.assert_allclose(g(w), _BIG_Y @ X, rtol=1e-10)
     finally:
         _BIG_Y = None
+
+
+def test_user_text_never_reaches_the_generated_guards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guards and a reused trace's call are generated Python: their source
+    holds generated identifiers only; keys and attribute names, however code-like,
+    stay data in the namespace."""
+    import builtins
+
+    from matgrad.function_api import guards
+
+    sources: list[str] = []
+
+    def spy(source: str, *args: Any, **kwargs: Any) -> Any:
+        sources.append(source)
+        return builtins.compile(source, *args, **kwargs)
+
+    monkeypatch.setattr(guards, "compile", spy, raising=False)
+    evil = 'x"); raise SystemExit("'
+    table = {evil: np.sin, "c": 2.0}  # a function: kept by identity, a generated test
+    cfg = SimpleNamespace(**{evil: 1.0, "scale": 3.0})
+    obj = _Scaler()
+    setattr(obj, evil, 5.0)
+    g = mg.grad(lambda x: table["c"] * cfg.scale * np.sum(table[evil](obj(x))))
+    x = RNG.standard_normal(2)
+    for _ in range(3):
+        np.testing.assert_allclose(g(x), 6.0 * obj.k * np.cos(obj.k * x), rtol=1e-12)
+    assert len(sources) >= 2  # the guards, and the reused trace's whole call
+    assert not any(evil in source or "SystemExit" in source for source in sources)
+    table[evil] = np.cos
+    np.testing.assert_allclose(g(x), -6.0 * obj.k * np.sin(obj.k * x), rtol=1e-12)
